@@ -1,0 +1,62 @@
+"""Every error the harness raises on purpose, and the exit code each one maps to.
+
+    HarnessError                      exit 1 unless a subclass says otherwise
+    ├── UsageError                    exit 2: bad command-line usage or input
+    │   └── ConfigError               exit 2: a file (topology, feature) is malformed; names file:line:key
+    └── InfrastructureError           exit 3: something the run needs could not start or be reached
+        ├── PortInUseError            a port the topology needs is taken
+        └── ServiceStartError         a service exited or never passed its startup probe
+
+The CLI prints ``str(error)`` on one line and exits with ``error.exit_code``; no traceback reaches a user.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    FAILED = 1
+    USAGE = 2
+    INFRASTRUCTURE = 3
+
+
+class HarnessError(Exception):
+    """Root of the harness's own errors."""
+
+    exit_code = ExitCode.FAILED
+
+
+class UsageError(HarnessError):
+    exit_code = ExitCode.USAGE
+
+
+class ConfigError(UsageError):
+    """A malformed input file; the message starts with ``path:line:`` when the line is known."""
+
+    def __init__(self, path: str, message: str, line: int | None = None) -> None:
+        self.path = path
+        self.line = line
+        location = f"{path}:{line}" if line is not None else path
+        super().__init__(f"{location}: {message}")
+
+
+class InfrastructureError(HarnessError):
+    exit_code = ExitCode.INFRASTRUCTURE
+
+
+class PortInUseError(InfrastructureError):
+    def __init__(self, service: str, host: str, port: int) -> None:
+        self.service, self.host, self.port = service, host, port
+        super().__init__(
+            f"port {host}:{port} needed by {service!r} is already in use "
+            f"(stop what holds it, run 'harness down', or pass --port-offset)"
+        )
+
+
+class ServiceStartError(InfrastructureError):
+    def __init__(self, service: str, reason: str, log: str | None = None) -> None:
+        self.service = service
+        hint = f" (see {log})" if log else ""
+        super().__init__(f"service {service!r} did not start: {reason}{hint}")

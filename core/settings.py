@@ -1,0 +1,62 @@
+"""The harness's settings: the one place that reads the environment, frozen once built.
+
+Command-line options override environment variables, which override defaults; the CLI builds one
+``HarnessSettings`` and passes it down.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .errors import UsageError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class HarnessSettings:
+    project_root: Path
+    state_dir: Path
+    python: str
+    port_offset: int = 0
+    startup_timeout_s: float = 30.0
+    stop_grace_s: float = 10.0
+
+    @property
+    def state_file(self) -> Path:
+        return self.state_dir / "state.json"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> HarnessSettings:
+        """Defaults plus ``HARNESS_*`` variables: state directory, interpreter, port offset."""
+        env = os.environ if env is None else env
+        root = PROJECT_ROOT
+        state_dir = Path(env.get("HARNESS_STATE_DIR") or root / ".harness")
+        offset_raw = env.get("HARNESS_PORT_OFFSET", "0") or "0"
+        try:
+            offset = int(offset_raw)
+        except ValueError:
+            raise UsageError(f"HARNESS_PORT_OFFSET={offset_raw!r} is not an integer") from None
+        return cls(
+            project_root=root,
+            state_dir=state_dir.resolve(),
+            python=env.get("HARNESS_PYTHON") or sys.executable,
+            port_offset=offset,
+        )
+
+    def with_overrides(self, *, port_offset: int | None = None, state_dir: Path | None = None) -> HarnessSettings:
+        """These settings with the command line's options applied."""
+        out = self
+        if port_offset is not None:
+            out = replace(out, port_offset=port_offset)
+        if state_dir is not None:
+            out = replace(out, state_dir=state_dir.resolve())
+        return out

@@ -1,0 +1,175 @@
+"""Starting and stopping the services of a topology as local processes.
+
+    up:   clean stale state -> check ports -> start each service (dependencies first)
+          -> wait for its startup probe -> record pid + start time in the state file
+    down: read the state file -> SIGTERM (+SIGCONT, then SIGKILL) each recorded process -> forget it
+
+The state file lets ``harness down`` (another process, maybe after a crash of the one that started
+them) find and stop exactly the processes the harness started, by PID, and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import httpx
+
+from .errors import PortInUseError, ServiceStartError, UsageError
+from .processes import ProcessRecord, is_running, start_ticks, terminate
+from .settings import HarnessSettings
+from .topology import Service, Topology
+
+
+class StateFile:
+    """The JSON record of what one harness instance started, written atomically."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> dict[str, ProcessRecord]:
+        try:
+            data = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"{self.path}: unreadable harness state ({exc}); delete it after checking no service runs") from None
+        return {name: ProcessRecord.from_json(rec) for name, rec in data.get("processes", {}).items()}
+
+    def save(self, records: Mapping[str, ProcessRecord]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"processes": {n: r.to_json() for n, r in records.items()}}, indent=2))
+        os.replace(tmp, self.path)
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+class LocalSupervisor:
+    """Runs a topology's services as local processes, one session (process group) each."""
+
+    def __init__(self, topology: Topology, settings: HarnessSettings, routes: Mapping[str, str] | None = None) -> None:
+        """``routes`` maps an edge's name to the ``host:port`` its caller should use (a proxy); by
+        default each caller talks to its callee directly."""
+        self.topology = topology
+        self.settings = settings
+        self.state = StateFile(settings.state_file)
+        self._routes = dict(routes or {})
+
+    def address(self, service: str) -> str:
+        return f"http://{self.topology.host}:{self.topology.service(service).port}"
+
+    def environment(self, service: Service) -> dict[str, str]:
+        """The service's environment: ours, the topology's (placeholders filled) and its edges."""
+        values = {"python": self.settings.python, "host": self.topology.host, "port": str(service.port)}
+        env = dict(os.environ)
+        env["PYTHONUNBUFFERED"] = "1"
+        env.update({key: value.format(**values) for key, value in service.env.items()})
+        for edge in self.topology.edges:
+            if edge.source == service.name:
+                callee = self.topology.service(edge.target)
+                target = self._routes.get(edge.name, f"{self.topology.host}:{callee.port}")
+                env[edge.env] = f"http://{target}"
+        return env
+
+    def running(self) -> dict[str, ProcessRecord]:
+        """The recorded processes that are still alive."""
+        return {name: rec for name, rec in self.state.load().items() if is_running(rec)}
+
+    def start_all(self) -> dict[str, ProcessRecord]:
+        """Start every service not already running, dependencies first; stop what started on failure."""
+        records = self.running()
+        self.state.save(records)  # forget the dead ones from a crashed run
+        for service in self.topology.start_order():
+            if service.name in records:
+                continue
+            try:
+                records[service.name] = self.start(service)
+            except BaseException:
+                self.state.save(records)
+                self.stop_all()
+                raise
+            self.state.save(records)
+        return records
+
+    def start(self, service: Service) -> ProcessRecord:
+        """Start one service and wait until its startup probe passes."""
+        host = self.topology.host
+        if not port_is_free(host, service.port):
+            raise PortInUseError(service.name, host, service.port)
+        self.settings.log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.settings.log_dir / f"{service.name}.log"
+        values = {"python": self.settings.python, "host": host, "port": str(service.port)}
+        command = [part.format(**values) for part in service.command]
+        with open(log_path, "ab") as log:
+            try:
+                proc = subprocess.Popen(
+                    command,
+                    cwd=self.settings.project_root,
+                    env=self.environment(service),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # its own process group: signals reach it and its children only
+                )
+            except OSError as exc:
+                raise ServiceStartError(service.name, f"cannot run {command[0]!r}: {exc.strerror}") from None
+        ticks = start_ticks(proc.pid)
+        record = ProcessRecord(service.name, proc.pid, ticks if ticks is not None else -1, service.port, str(log_path))
+        try:
+            self._wait_started(service, proc, str(log_path))
+        except BaseException:
+            terminate(record, self.settings.stop_grace_s)
+            raise
+        return record
+
+    def _wait_started(self, service: Service, proc: subprocess.Popen[bytes], log: str) -> None:
+        url = f"http://{self.topology.host}:{service.port}{service.probes.startup}"
+        timeout = min(service.startup_timeout_s, self.settings.startup_timeout_s)
+        deadline = time.monotonic() + timeout
+        with httpx.Client(timeout=1.0, trust_env=False) as client:
+            while time.monotonic() < deadline:
+                code = proc.poll()
+                if code is not None:
+                    raise ServiceStartError(service.name, f"exited with code {code}", log)
+                try:
+                    if client.get(url).status_code < 300:
+                        return
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.05)
+        raise ServiceStartError(service.name, f"startup probe {url} did not pass within {timeout:g}s", log)
+
+    def stop(self, name: str) -> None:
+        """Stop one recorded service (if it runs) and forget it."""
+        records = self.state.load()
+        record = records.pop(name, None)
+        if record is not None:
+            terminate(record, self.settings.stop_grace_s)
+        self.state.save(records)
+
+    def stop_all(self) -> list[str]:
+        """Stop every recorded service, callers first; return the names that were running."""
+        records = self.state.load()
+        order = [s.name for s in reversed(self.topology.start_order()) if s.name in records]
+        order += [name for name in records if name not in order]
+        stopped = []
+        for name in order:
+            if is_running(records[name]):
+                stopped.append(name)
+            terminate(records[name], self.settings.stop_grace_s)
+        self.state.save({})
+        return stopped

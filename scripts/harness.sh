@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The project's main command: set up what is missing, then run the harness CLI (default: up).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+[ $# -gt 0 ] || set -- up
+exec .venv/bin/python harness.py "$@"

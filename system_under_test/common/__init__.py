@@ -1,0 +1,1 @@
+"""Pieces every service of the reference system shares: probes, logs, metrics, env parsing, embeddings."""

@@ -1,0 +1,256 @@
+"""The gateway's HTTP surface: ``POST /chat``, ``GET /status``, probes and ``/metrics``.
+
+Everything stateful (sessions, breakers, retry budgets, the probe task) is built in the lifespan and
+hangs off one ``Gateway`` object, so several apps can live in one process (tests) without sharing state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+from fastapi import FastAPI, Header, Request, Response
+from pydantic import BaseModel, Field
+
+from ..common.embedding import HashingEmbedder
+from ..common.health import HealthReport, HealthStatus, health_router
+from ..common.metrics import metrics_router
+from .breaker import RateBreaker, Transition
+from .chat import ChatService
+from .client import DependencyClient
+from .faq import Faq
+from .metrics import GatewayMetrics
+from .modes import Language, Mode, decide_mode, language_from_header
+from .monitor import HealthMonitor
+from .retry import RetryBudget
+from .settings import DependencySettings, GatewaySettings
+
+_log = logging.getLogger("gateway.requests")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class ChatRequest(BaseModel):
+    message: str = Field(min_length=1, max_length=4000, description="The user's question.")
+    user_id: str = Field(max_length=256, description="Who is asking; used only for logs.")
+
+
+class SourceModel(BaseModel):
+    id: str
+    title: str
+    score: float
+
+
+class ChatResponse(BaseModel):
+    message: str
+    mode: Mode
+    notice: str | None
+    sources: list[SourceModel]
+    request_id: str
+    cached: bool
+
+
+class ModeTracker:
+    """Remembers the system's mode and since when, so /status can say how long a degradation lasts."""
+
+    def __init__(self) -> None:
+        self.mode = Mode.NORMAL
+        self.since = datetime.now(UTC)
+
+    def update(self, mode: Mode) -> bool:
+        if mode is self.mode:
+            return False
+        self.mode, self.since = mode, datetime.now(UTC)
+        return True
+
+
+class Gateway:
+    """The live state of one gateway process."""
+
+    def __init__(self, settings: GatewaySettings, metrics: GatewayMetrics, session: aiohttp.ClientSession) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.tracker = ModeTracker()
+        rng = random.Random(settings.seed)
+        self.clients = {
+            dep.name: self._client(dep, session, rng) for dep in (settings.vectordb, settings.llm)
+        }
+        self.vectordb = self.clients[settings.vectordb.name]
+        self.llm = self.clients[settings.llm.name]
+        self.monitor = HealthMonitor(
+            list(self.clients.values()),
+            interval_s=settings.probe_interval_s,
+            timeout_s=settings.probe_timeout_s,
+            unhealthy_after=settings.unhealthy_after,
+            on_change=self.refresh_mode,
+        )
+        faq = Faq.load(settings.faq_path, HashingEmbedder(), settings.faq_threshold)
+        self.chat = ChatService(settings, self.vectordb, self.llm, self.monitor, faq)
+        self.stopping = False
+        for client in self.clients.values():
+            metrics.set_breaker_state(client.name, client.breaker.state)
+            metrics.dependency_healthy.labels(client.name).set(1.0)
+        metrics.set_mode(self.tracker.mode)
+
+    def _client(self, dep: DependencySettings, session: aiohttp.ClientSession, rng: random.Random) -> DependencyClient:
+        s = self.settings
+        breaker = RateBreaker(dep.name, dep.breaker, on_transition=self._on_transition)
+        budget = RetryBudget(s.retry_budget_ratio, s.retry_budget_min_per_s)
+        return DependencyClient(dep, session, breaker, budget, s.backoff, rng, self.metrics)
+
+    def _on_transition(self, transition: Transition) -> None:
+        self.metrics.observe_transition(transition)
+        _log.warning(
+            "breaker state changed",
+            extra={
+                "dependency": transition.dependency,
+                "from": transition.from_state.value,
+                "to": transition.to_state.value,
+                "reason": transition.reason,
+            },
+        )
+        # The mode is recomputed after the transition completes (pybreaker is still inside it).
+        asyncio.get_running_loop().call_soon(self.refresh_mode)
+
+    def refresh_mode(self) -> Mode:
+        mode = decide_mode(self.chat.available(self.vectordb), self.chat.available(self.llm))
+        if self.tracker.update(mode):
+            self.metrics.set_mode(mode)
+            _log.warning("mode changed", extra={"mode": mode.value})
+        for client in self.clients.values():
+            self.metrics.dependency_healthy.labels(client.name).set(float(self.monitor.healthy(client.name)))
+        return mode
+
+    def status(self) -> dict[str, Any]:
+        mode = self.refresh_mode()
+        dependencies: dict[str, Any] = {}
+        for client in self.clients.values():
+            verdict = self.monitor.verdicts[client.name]
+            breaker = client.breaker
+            dependencies[client.name] = {
+                "breaker": breaker.state.value,
+                "healthy": verdict.healthy,
+                "failure_rate": round(breaker.failure_rate(), 4),
+                "last_error": breaker.last_error or verdict.last_error,
+                "transitions": [
+                    {"from": t.from_state.value, "to": t.to_state.value, "at": _iso(t.at_wall), "reason": t.reason}
+                    for t in breaker.transitions
+                ],
+            }
+        return {"mode": mode.value, "since": _iso(self.tracker.since), "dependencies": dependencies}
+
+    def readiness(self) -> HealthReport:
+        if self.stopping or not self.monitor.started.is_set():
+            return HealthReport(HealthStatus.FAIL, {"gateway": "stopping" if self.stopping else "starting"})
+        mode = self.refresh_mode()
+        checks = {name: ("pass" if self.chat.available(c) else "fail") for name, c in self.clients.items()}
+        checks["mode"] = mode.value
+        return HealthReport(HealthStatus.PASS if mode is Mode.NORMAL else HealthStatus.WARN, checks)
+
+    def startup(self) -> HealthReport:
+        if self.monitor.started.is_set():
+            return HealthReport(HealthStatus.PASS, {"dependencies-probed": "pass"})
+        return HealthReport(HealthStatus.FAIL, {"dependencies-probed": "fail"})
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def create_app(settings: GatewaySettings) -> FastAPI:
+    """Build the gateway app; nothing connects or probes until the lifespan starts."""
+    metrics = GatewayMetrics()
+    holder: dict[str, Gateway] = {}
+
+    def gateway() -> Gateway:
+        return holder["gateway"]
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        limit = max(settings.vectordb.pool_size, settings.llm.pool_size) * 2
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limit)) as session:
+            gw = Gateway(settings, metrics, session)
+            holder["gateway"] = gw
+            probes = asyncio.create_task(gw.monitor.run(), name="dependency-probes")
+            try:
+                yield
+            finally:
+                gw.stopping = True
+                probes.cancel()
+                await asyncio.gather(probes, return_exceptions=True)
+                await gw.chat.close()
+
+    app = FastAPI(
+        title="Tsubame support chatbot gateway",
+        version="0.1.0",
+        description="The reference RAG chatbot of the chaos harness. Degrading is the answer: a dependency "
+        "failure never becomes a 5xx.",
+        lifespan=lifespan,
+    )
+    app.include_router(
+        health_router(
+            ready=lambda: gateway().readiness(),
+            started=lambda: gateway().startup(),
+        )
+    )
+    app.include_router(metrics_router(metrics.registry))
+
+    @app.post("/chat", response_model=ChatResponse)
+    async def chat(
+        body: ChatRequest,
+        response: Response,
+        accept_language: str | None = Header(default=None),
+        x_request_id: str | None = Header(default=None),
+    ) -> ChatResponse:
+        """Answer a question in the best mode the dependencies allow right now."""
+        started = time.monotonic()
+        request_id = x_request_id if x_request_id and _REQUEST_ID.match(x_request_id) else uuid.uuid4().hex
+        language: Language = language_from_header(accept_language)
+        outcome = await gateway().chat.answer(body.message, language)
+        elapsed = time.monotonic() - started
+        metrics.requests.labels(outcome.mode.value, "200").inc()
+        metrics.latency.labels(outcome.mode.value).observe(elapsed)
+        response.headers["X-Request-ID"] = request_id
+        _log.info(
+            "chat",
+            extra={
+                "request_id": request_id,
+                "user_id": body.user_id,
+                "mode": outcome.mode.value,
+                "status": 200,
+                "latency_ms": round(elapsed * 1000, 2),
+                "cached": outcome.cached,
+                "retries": sum(t.retries for t in outcome.traces.values()),
+                "dependencies": {name: t.as_dict() for name, t in outcome.traces.items()},
+            },
+        )
+        return ChatResponse(
+            message=outcome.message,
+            mode=outcome.mode,
+            notice=outcome.notice,
+            sources=[SourceModel(id=s.id, title=s.title, score=s.score) for s in outcome.sources],
+            request_id=request_id,
+            cached=outcome.cached,
+        )
+
+    @app.get("/status")
+    async def status() -> dict[str, Any]:
+        """The system's view: mode, since when, and each dependency's breaker and probe verdict."""
+        return gateway().status()
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        # A bug must still not leak a traceback; it is logged with the request path.
+        _log.exception("unhandled error", extra={"path": request.url.path})
+        metrics.requests.labels("error", "500").inc()
+        return Response('{"detail": "internal error"}', status_code=500, media_type="application/json")
+
+    return app
