@@ -61,13 +61,21 @@ def port_is_free(host: str, port: int) -> bool:
 class LocalSupervisor:
     """Runs a topology's services as local processes, one session (process group) each."""
 
-    def __init__(self, topology: Topology, settings: HarnessSettings, routes: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        topology: Topology,
+        settings: HarnessSettings,
+        routes: Mapping[str, str] | None = None,
+        overrides: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> None:
         """``routes`` maps an edge's name to the ``host:port`` its caller should use (a proxy); by
-        default each caller talks to its callee directly."""
+        default each caller talks to its callee directly. ``overrides`` adds environment variables
+        per service (scenarios and tests shrink timeouts this way)."""
         self.topology = topology
         self.settings = settings
         self.state = StateFile(settings.state_file)
         self._routes = dict(routes or {})
+        self._overrides = {name: dict(env) for name, env in (overrides or {}).items()}
 
     def address(self, service: str) -> str:
         return f"http://{self.topology.host}:{self.topology.service(service).port}"
@@ -83,6 +91,7 @@ class LocalSupervisor:
                 callee = self.topology.service(edge.target)
                 target = self._routes.get(edge.name, f"{self.topology.host}:{callee.port}")
                 env[edge.env] = f"http://{target}"
+        env.update(self._overrides.get(service.name, {}))
         return env
 
     def running(self) -> dict[str, ProcessRecord]:

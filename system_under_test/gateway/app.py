@@ -90,7 +90,7 @@ class Gateway:
             interval_s=settings.probe_interval_s,
             timeout_s=settings.probe_timeout_s,
             unhealthy_after=settings.unhealthy_after,
-            on_change=self.refresh_mode,
+            on_change=self._on_probe_verdict,
         )
         faq = Faq.load(settings.faq_path, HashingEmbedder(), settings.faq_threshold)
         self.chat = ChatService(settings, self.vectordb, self.llm, self.monitor, faq)
@@ -119,6 +119,9 @@ class Gateway:
         )
         # The mode is recomputed after the transition completes (pybreaker is still inside it).
         asyncio.get_running_loop().call_soon(self.refresh_mode)
+
+    def _on_probe_verdict(self) -> None:
+        self.refresh_mode()
 
     def refresh_mode(self) -> Mode:
         mode = decide_mode(self.chat.available(self.vectordb), self.chat.available(self.llm))

@@ -117,7 +117,7 @@ class _Window:
             self._buckets.popleft()
 
 
-class _TransitionListener(pybreaker.CircuitBreakerListener):  # type: ignore[misc]
+class _TransitionListener(pybreaker.CircuitBreakerListener):
     def __init__(self, owner: RateBreaker) -> None:
         self._owner = owner
 

@@ -103,9 +103,9 @@ class DependencyClient:
             timeout = min(self.settings.attempt_timeout_s, deadline.remaining())
             if timeout < _MIN_ATTEMPT_S:
                 self.breaker.release(permit)
-                exc = DeadlineExceeded(self.name, "request deadline spent")
-                self._count(trace, exc.kind)
-                raise exc
+                expired = DeadlineExceeded(self.name, "request deadline spent")
+                self._count(trace, expired.kind)
+                raise expired
             trace.attempts += 1
             started = time.monotonic()
             try:
