@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 
 from .errors import PortInUseError, ServiceStartError, UsageError
-from .processes import ProcessRecord, is_running, start_ticks, terminate
+from .processes import ProcessRecord, is_running, start_ticks, terminate, wait_gone
 from .settings import HarnessSettings
 from .topology import Service, Topology
 
@@ -58,6 +58,16 @@ def port_is_free(host: str, port: int) -> bool:
     return True
 
 
+def _wait_port_free(host: str, port: int, timeout_s: float) -> bool:
+    """True once the port can be bound; a process killed a moment ago releases it a little after dying."""
+    deadline = time.monotonic() + timeout_s
+    while not port_is_free(host, port):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 class LocalSupervisor:
     """Runs a topology's services as local processes, one session (process group) each."""
 
@@ -76,6 +86,8 @@ class LocalSupervisor:
         self.state = StateFile(settings.state_file)
         self._routes = dict(routes or {})
         self._overrides = {name: dict(env) for name, env in (overrides or {}).items()}
+        # Popen handles of the processes this object started: kept so they are reaped, not leaked.
+        self._children: dict[str, subprocess.Popen[bytes]] = {}
 
     def address(self, service: str) -> str:
         return f"http://{self.topology.host}:{self.topology.service(service).port}"
@@ -96,12 +108,19 @@ class LocalSupervisor:
 
     def running(self) -> dict[str, ProcessRecord]:
         """The recorded processes that are still alive."""
+        for name, child in list(self._children.items()):
+            if child.poll() is not None:  # reap children killed behind our back (faults, crashes)
+                del self._children[name]
         return {name: rec for name, rec in self.state.load().items() if is_running(rec)}
 
     def start_all(self) -> dict[str, ProcessRecord]:
         """Start every service not already running, dependencies first; stop what started on failure."""
+        recorded = self.state.load()
         records = self.running()
-        self.state.save(records)  # forget the dead ones from a crashed run
+        for name, dead in recorded.items():
+            if name not in records:
+                wait_gone(dead, self.settings.stop_grace_s)  # a just-killed process may still hold its port
+        self.state.save(records)  # forget the dead ones
         for service in self.topology.start_order():
             if service.name in records:
                 continue
@@ -117,7 +136,7 @@ class LocalSupervisor:
     def start(self, service: Service) -> ProcessRecord:
         """Start one service and wait until its startup probe passes."""
         host = self.topology.host
-        if not port_is_free(host, service.port):
+        if not _wait_port_free(host, service.port, timeout_s=3.0):
             raise PortInUseError(service.name, host, service.port)
         self.settings.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.settings.log_dir / f"{service.name}.log"
@@ -138,12 +157,25 @@ class LocalSupervisor:
                 raise ServiceStartError(service.name, f"cannot run {command[0]!r}: {exc.strerror}") from None
         ticks = start_ticks(proc.pid)
         record = ProcessRecord(service.name, proc.pid, ticks if ticks is not None else -1, service.port, str(log_path))
+        previous = self._children.pop(service.name, None)
+        if previous is not None:
+            previous.poll()
+        self._children[service.name] = proc
         try:
             self._wait_started(service, proc, str(log_path))
         except BaseException:
-            terminate(record, self.settings.stop_grace_s)
+            self._terminate(record)
             raise
         return record
+
+    def _terminate(self, record: ProcessRecord) -> None:
+        terminate(record, self.settings.stop_grace_s)
+        child = self._children.pop(record.service, None)
+        if child is not None:
+            try:
+                child.wait(timeout=5.0)  # it is dead or dying: this only collects its exit status
+            except subprocess.TimeoutExpired:
+                pass
 
     def _wait_started(self, service: Service, proc: subprocess.Popen[bytes], log: str) -> None:
         url = f"http://{self.topology.host}:{service.port}{service.probes.startup}"
@@ -167,7 +199,7 @@ class LocalSupervisor:
         records = self.state.load()
         record = records.pop(name, None)
         if record is not None:
-            terminate(record, self.settings.stop_grace_s)
+            self._terminate(record)
         self.state.save(records)
 
     def stop_all(self) -> list[str]:
@@ -179,6 +211,9 @@ class LocalSupervisor:
         for name in order:
             if is_running(records[name]):
                 stopped.append(name)
-            terminate(records[name], self.settings.stop_grace_s)
+            self._terminate(records[name])
+        for child in self._children.values():
+            child.poll()
+        self._children.clear()
         self.state.save({})
         return stopped

@@ -1,20 +1,15 @@
-"""``python -m system_under_test.gateway``: serve the gateway configured from the environment."""
+"""``python -m system_under_test.gateway``: serve the gateway configured from the environment.
+
+Exit codes: 0 after a graceful stop; 2 when a setting is invalid (the message names the variable).
+"""
 
 from __future__ import annotations
 
-import os
+import sys
 
-from ..common.logs import configure_logging
-from ..common.serve import serve
-from .app import create_app
-from .settings import GatewaySettings
-
-
-def main() -> None:
-    settings = GatewaySettings.from_env(os.environ)
-    configure_logging("gateway", settings.log_level)
-    serve(create_app(settings), settings.host, settings.port)
-
+from system_under_test.common.serve import run_service
+from system_under_test.gateway.app import create_app
+from system_under_test.gateway.settings import GatewaySettings
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_service("gateway", GatewaySettings.from_env, create_app))

@@ -153,7 +153,9 @@ class DependencyClient:
                 if resp.status >= 300:
                     text = (await resp.text())[:200]
                     raise DependencyHttpError(self.name, resp.status, text)
-                data = await resp.json(content_type=None)
+                raw = await resp.read()
+                # 204 (cache/put) and other empty answers carry no body to parse.
+                data = json.loads(raw) if raw.strip() else {}
         except DependencyError:
             raise
         except Exception as exc:  # translated at this boundary; nothing third-party escapes

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..common.env import env_bool, env_float, env_int, env_str
+from ..common.env import SettingsError, env_bool, env_float, env_int, env_str
 from .breaker import BreakerConfig
 from .faq import DEFAULT_FAQ_PATH
 from .retry import Backoff
@@ -51,7 +51,7 @@ class GatewaySettings:
     probe_timeout_s: float | None = None
     unhealthy_after: int = 2
     faq_path: Path = DEFAULT_FAQ_PATH
-    faq_threshold: float = 0.35
+    faq_threshold: float = 0.5
     cache_answers: bool = True
     seed: int | None = None
     log_level: str = "INFO"
@@ -59,15 +59,12 @@ class GatewaySettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> GatewaySettings:
         """Build settings from ``GATEWAY_*`` variables (see docs/configuration.md)."""
-        breaker = BreakerConfig(
-            failure_rate_threshold=env_float(env, "GATEWAY_BREAKER_FAILURE_RATE", 0.5),
-            window_s=env_float(env, "GATEWAY_BREAKER_WINDOW_S", 10.0),
-            min_calls=env_int(env, "GATEWAY_BREAKER_MIN_CALLS", 10, minimum=1),
-            consecutive_failures=env_int(env, "GATEWAY_BREAKER_CONSECUTIVE_FAILURES", 5, minimum=1),
-            reset_timeout_s=env_float(env, "GATEWAY_BREAKER_RESET_TIMEOUT_S", 30.0),
-            half_open_max_calls=env_int(env, "GATEWAY_BREAKER_HALF_OPEN_CALLS", 3, minimum=1),
-            success_threshold=env_int(env, "GATEWAY_BREAKER_SUCCESS_THRESHOLD", 2, minimum=1),
-        )
+        try:
+            breaker = _breaker_from_env(env)
+        except SettingsError:
+            raise
+        except ValueError as exc:
+            raise SettingsError(f"GATEWAY_BREAKER_*: {exc}") from None
         return cls(
             host=env_str(env, "HOST", "127.0.0.1"),
             port=env_int(env, "PORT", 8000, minimum=1),
@@ -100,8 +97,20 @@ class GatewaySettings:
             ),
             unhealthy_after=env_int(env, "GATEWAY_UNHEALTHY_AFTER", 2, minimum=1),
             faq_path=Path(env_str(env, "GATEWAY_FAQ_PATH", str(DEFAULT_FAQ_PATH))),
-            faq_threshold=env_float(env, "GATEWAY_FAQ_THRESHOLD", 0.35),
+            faq_threshold=env_float(env, "GATEWAY_FAQ_THRESHOLD", 0.5),
             cache_answers=env_bool(env, "GATEWAY_CACHE_ANSWERS", True),
             seed=env_int(env, "GATEWAY_SEED", 0) if env.get("GATEWAY_SEED") else None,
             log_level=env_str(env, "LOG_LEVEL", "INFO"),
         )
+
+
+def _breaker_from_env(env: Mapping[str, str]) -> BreakerConfig:
+    return BreakerConfig(
+        failure_rate_threshold=env_float(env, "GATEWAY_BREAKER_FAILURE_RATE", 0.5),
+        window_s=env_float(env, "GATEWAY_BREAKER_WINDOW_S", 10.0),
+        min_calls=env_int(env, "GATEWAY_BREAKER_MIN_CALLS", 10, minimum=1),
+        consecutive_failures=env_int(env, "GATEWAY_BREAKER_CONSECUTIVE_FAILURES", 5, minimum=1),
+        reset_timeout_s=env_float(env, "GATEWAY_BREAKER_RESET_TIMEOUT_S", 30.0),
+        half_open_max_calls=env_int(env, "GATEWAY_BREAKER_HALF_OPEN_CALLS", 3, minimum=1),
+        success_threshold=env_int(env, "GATEWAY_BREAKER_SUCCESS_THRESHOLD", 2, minimum=1),
+    )

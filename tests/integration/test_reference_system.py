@@ -14,7 +14,7 @@ import pytest
 
 from core.supervisor import LocalSupervisor
 
-from .conftest import wait_until
+from tests.support import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -1,0 +1,1 @@
+"""Benchmarks: figures measured on a running system, printed as tables, never asserted in tests."""

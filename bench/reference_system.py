@@ -1,0 +1,147 @@
+"""Benchmark the reference chatbot in each mode: throughput, p50/p99, and fast-fail against the timeout.
+
+    python -m bench.reference_system [--duration 10] [--concurrency 16]
+
+Starts the reference system on free loopback ports (its own state directory), loads it in normal mode,
+then kills dependencies to reach each degraded mode and loads it again while the breakers are open.
+The LLM's simulated pacing is switched off for the mode comparison, so the figures are the gateway's
+own cost; one extra row shows normal mode with the LLM's default pacing, as a user would run it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from core.settings import HarnessSettings
+from core.supervisor import LocalSupervisor, port_is_free
+from core.topology import DEFAULT_TOPOLOGY, Topology, load_topology
+
+from .loadgen import LoadResult, run_load
+
+QUESTIONS = Path(__file__).resolve().parent.parent / "system_under_test" / "vectordb" / "data" / "eval_questions.jsonl"
+VECTORDB_TIMEOUT_S = 3.0
+
+
+def _offset(topology: Topology) -> int:
+    for offset in range(20_000, 30_000, 100):
+        shifted = topology.with_port_offset(offset)
+        ports = [s.port for s in shifted.services.values()] + [e.proxy_port for e in shifted.edges]
+        if all(port_is_free(shifted.host, p) for p in ports) and max(ports) < 32768:
+            return offset
+    raise RuntimeError("no free port range")
+
+
+def _status(sup: LocalSupervisor) -> dict[str, Any]:
+    body: dict[str, Any] = httpx.get(sup.address("gateway") + "/status", timeout=5, trust_env=False).json()
+    return body
+
+
+def _wait(sup: LocalSupervisor, want_mode: str, timeout_s: float = 30.0) -> None:
+    """Send single requests until the gateway reports ``want_mode`` (breakers settle under traffic)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        httpx.post(sup.address("gateway") + "/chat", json={"message": "warm up", "user_id": "bench"},
+                   timeout=40, trust_env=False)
+        if _status(sup)["mode"] == want_mode:
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"the system did not reach {want_mode} within {timeout_s}s: {_status(sup)}")
+
+
+def _kill(sup: LocalSupervisor, service: str) -> None:
+    os.kill(sup.running()[service].pid, signal.SIGKILL)
+
+
+def _row(name: str, result: LoadResult) -> dict[str, Any]:
+    row: dict[str, Any] = {"case": name, **result.summary()}
+    row["p99_over_timeout"] = round(result.percentile(99) / VECTORDB_TIMEOUT_S, 5)
+    row["modes"] = dict(result.modes)
+    row["errors"] = dict(result.errors)
+    row["non_200"] = sum(n for code, n in result.statuses.items() if code != 200)
+    return row
+
+
+def run(duration_s: float, concurrency: int) -> list[dict[str, Any]]:
+    bodies = [{"message": json.loads(line)["question"], "user_id": "bench"}
+              for line in QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    base = load_topology(DEFAULT_TOPOLOGY)
+    offset = _offset(base)
+    topology = base.with_port_offset(offset)
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="bench-state-") as state_dir:
+        settings = HarnessSettings.from_env({}).with_overrides(port_offset=offset, state_dir=Path(state_dir))
+        gateway_env = {"LOG_LEVEL": "WARNING", "GATEWAY_SEED": "1"}
+        paced = LocalSupervisor(topology, settings, overrides={"gateway": gateway_env})
+        unpaced = LocalSupervisor(
+            topology, settings,
+            overrides={"gateway": gateway_env, "llm": {"LLM_TOKEN_DELAY_MS": "0", "LLM_BASE_DELAY_MS": "0"}},
+        )
+        url = paced.address("gateway") + "/chat"
+
+        def load(name: str) -> None:
+            asyncio.run(run_load(url, bodies, concurrency=concurrency, duration_s=1.0))  # warm-up
+            rows.append(_row(name, asyncio.run(run_load(url, bodies, concurrency=concurrency, duration_s=duration_s))))
+            print(json.dumps(rows[-1]), flush=True)
+
+        try:
+            paced.start_all()
+            load("normal (LLM default pacing)")
+            unpaced.stop("llm")
+            unpaced.start_all()
+            _wait(unpaced, "normal")
+            load("normal")
+            _kill(unpaced, "vector-db")
+            _wait(unpaced, "degraded-no-context")
+            load("degraded-no-context (vector-db breaker open)")
+            unpaced.start_all()
+            _wait(unpaced, "normal", timeout_s=60)
+            asyncio.run(run_load(url, bodies, concurrency=4, duration_s=2.0))  # fill the answer cache
+            _kill(unpaced, "llm")
+            _wait(unpaced, "degraded-cache-only")
+            load("degraded-cache-only (LLM breaker open)")
+            _kill(unpaced, "vector-db")
+            _wait(unpaced, "static-only")
+            load("static-only (both breakers open)")
+        finally:
+            unpaced.stop_all()
+    return rows
+
+
+def render(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| case | requests/s | p50 ms | p99 ms | p99 / 3 s timeout | modes seen | non-200 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        modes = ", ".join(f"{m} {n}" for m, n in r["modes"].items())
+        lines.append(
+            f"| {r['case']} | {r['rps']} | {r['p50_ms']} | {r['p99_ms']} | {r['p99_over_timeout'] * 100:.2f}% "
+            f"| {modes} | {r['non_200']} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds of load per case")
+    parser.add_argument("--concurrency", type=int, default=16, help="concurrent closed-loop clients")
+    parser.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
+    args = parser.parse_args()
+    rows = run(args.duration, args.concurrency)
+    print(render(rows))
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()
