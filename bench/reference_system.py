@@ -23,22 +23,13 @@ from typing import Any
 import httpx
 
 from core.settings import HarnessSettings
-from core.supervisor import LocalSupervisor, port_is_free
-from core.topology import DEFAULT_TOPOLOGY, Topology, load_topology
+from core.supervisor import LocalSupervisor, free_port_offset
+from core.topology import DEFAULT_TOPOLOGY, load_topology
 
 from .loadgen import LoadResult, run_load
 
 QUESTIONS = Path(__file__).resolve().parent.parent / "system_under_test" / "vectordb" / "data" / "eval_questions.jsonl"
 VECTORDB_TIMEOUT_S = 3.0
-
-
-def _offset(topology: Topology) -> int:
-    for offset in range(20_000, 30_000, 100):
-        shifted = topology.with_port_offset(offset)
-        ports = [s.port for s in shifted.services.values()] + [e.proxy_port for e in shifted.edges]
-        if all(port_is_free(shifted.host, p) for p in ports) and max(ports) < 32768:
-            return offset
-    raise RuntimeError("no free port range")
 
 
 def _status(sup: LocalSupervisor) -> dict[str, Any]:
@@ -75,7 +66,7 @@ def run(duration_s: float, concurrency: int) -> list[dict[str, Any]]:
     bodies = [{"message": json.loads(line)["question"], "user_id": "bench"}
               for line in QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()]
     base = load_topology(DEFAULT_TOPOLOGY)
-    offset = _offset(base)
+    offset = free_port_offset(base, start=11_500, stop=13_000)
     topology = base.with_port_offset(offset)
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="bench-state-") as state_dir:

@@ -1,11 +1,15 @@
 """Every error the harness raises on purpose, and the exit code each one maps to.
 
     HarnessError                      exit 1 unless a subclass says otherwise
+    ├── FaultError                    a fault could not be injected or reverted
     ├── UsageError                    exit 2: bad command-line usage or input
-    │   └── ConfigError               exit 2: a file (topology, feature) is malformed; names file:line:key
+    │   ├── ConfigError               exit 2: a file (topology, feature) is malformed; names file:line:key
+    │   └── FaultParameterError       exit 2: a fault's parameter is invalid; names fault and parameter
     └── InfrastructureError           exit 3: something the run needs could not start or be reached
         ├── PortInUseError            a port the topology needs is taken
-        └── ServiceStartError         a service exited or never passed its startup probe
+        ├── ServiceStartError         a service exited or never passed its startup probe
+        ├── ToxiproxyError            the Toxiproxy server is missing, unreachable or refused a call
+        └── DockerError               the Docker engine is missing, unreachable or refused a call
 
 The CLI prints ``str(error)`` on one line and exits with ``error.exit_code``; no traceback reaches a user.
 """
@@ -60,3 +64,23 @@ class ServiceStartError(InfrastructureError):
         self.service = service
         hint = f" (see {log})" if log else ""
         super().__init__(f"service {service!r} did not start: {reason}{hint}")
+
+
+class FaultError(HarnessError):
+    """A fault could not be injected or reverted (the message says which and why)."""
+
+
+class FaultParameterError(UsageError):
+    """A fault parameter is out of range; refused before anything is sent."""
+
+    def __init__(self, fault: str, parameter: str, message: str) -> None:
+        self.fault, self.parameter = fault, parameter
+        super().__init__(f"{fault}: parameter {parameter!r} {message}")
+
+
+class ToxiproxyError(InfrastructureError):
+    """The Toxiproxy server is missing, unreachable, or answered an API call with an error."""
+
+
+class DockerError(InfrastructureError):
+    """The Docker engine is missing, unreachable, or refused an operation."""

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from .errors import PortInUseError, ServiceStartError, UsageError
+from .errors import InfrastructureError, PortInUseError, ServiceStartError, UsageError
 from .processes import ProcessRecord, is_running, start_ticks, terminate, wait_gone
 from .settings import HarnessSettings
 from .topology import Service, Topology
@@ -56,6 +56,17 @@ def port_is_free(host: str, port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def free_port_offset(topology: Topology, start: int = 10_000, stop: int = 11_500, step: int = 100) -> int:
+    """The first port offset in ``range(start, stop, step)`` where every service and proxy port is free
+    and below the ephemeral range (32768+), so tests and benchmarks can run beside a user's system."""
+    for offset in range(start, stop, step):
+        shifted = topology.with_port_offset(offset)
+        ports = [s.port for s in shifted.services.values()] + [e.proxy_port for e in shifted.edges]
+        if max(ports) < 32768 and all(port_is_free(shifted.host, p) for p in ports):
+            return offset
+    raise InfrastructureError(f"no free port range for {topology.name} with offsets {start}..{stop}")
 
 
 def _wait_port_free(host: str, port: int, timeout_s: float) -> bool:

@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 
 from core.settings import HarnessSettings
-from core.supervisor import LocalSupervisor
+from core.supervisor import LocalSupervisor, free_port_offset
 from core.topology import DEFAULT_TOPOLOGY, load_topology
-from tests.support import free_offset
 
 # Shrunk so a test sees open -> half-open -> closed in seconds; the logic is the same as the defaults'.
 FAST_GATEWAY = {
@@ -26,7 +25,7 @@ FAST_LLM = {"LLM_TOKEN_DELAY_MS": "0", "LLM_BASE_DELAY_MS": "0"}
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSupervisor]:
     """The reference system started by the harness's own supervisor, stopped by PID afterwards."""
     base = load_topology(DEFAULT_TOPOLOGY)
-    offset = free_offset(base)
+    offset = free_port_offset(base)
     state_dir: Path = tmp_path_factory.mktemp("harness-state")
     settings = HarnessSettings.from_env({}).with_overrides(port_offset=offset, state_dir=state_dir)
     supervisor = LocalSupervisor(
