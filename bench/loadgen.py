@@ -1,8 +1,11 @@
-"""A small closed-loop HTTP load generator for benchmarks (asyncio + aiohttp, one process).
+"""A small HTTP load generator for benchmarks (asyncio + aiohttp, one process), in two shapes.
 
-Closed loop: ``concurrency`` workers each send the next request when the previous one answered, for
-``duration_s`` seconds, so the figure is the system's capacity at that concurrency. Bounded in time and
-workers by construction; only ever pointed at loopback addresses.
+* ``run_load`` (closed loop): ``concurrency`` workers each send the next request when the previous one
+  answered, so the figure is the system's capacity at that concurrency (and its latency at saturation).
+* ``run_paced`` (open loop): requests start at a fixed rate whatever the answers, so the latency is
+  what a user sees at that load, without the queueing a saturated closed loop adds.
+
+Both are bounded in time and in concurrent requests by construction and refuse non-loopback targets.
 """
 
 from __future__ import annotations
@@ -58,6 +61,50 @@ def _require_loopback(url: str) -> None:
         raise ValueError(f"benchmarks only send load to loopback addresses, not {host!r}")
 
 
+async def _one(
+    session: aiohttp.ClientSession, url: str, body: dict[str, str], result: LoadResult
+) -> None:
+    started = time.monotonic()
+    try:
+        async with session.post(url, json=body, headers={"Accept-Language": "en"}) as resp:
+            data = await resp.json(content_type=None)
+            result.statuses[resp.status] += 1
+            if isinstance(data, dict) and "mode" in data:
+                result.modes[str(data["mode"])] += 1
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        result.errors[type(exc).__name__] += 1
+        return
+    result.latencies_s.append(time.monotonic() - started)
+
+
+async def run_paced(
+    url: str, bodies: Sequence[dict[str, str]], *, rate: float, duration_s: float, max_in_flight: int = 256,
+    timeout_s: float = 40.0,
+) -> LoadResult:
+    """Start ``rate`` requests per second for ``duration_s``; at most ``max_in_flight`` at once."""
+    _require_loopback(url)
+    result = LoadResult()
+    interval = 1.0 / rate
+    limit = asyncio.Semaphore(max_in_flight)
+    connector = aiohttp.TCPConnector(limit=max_in_flight)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=timeout_s)) as session:
+
+        async def fire(body: dict[str, str]) -> None:
+            async with limit:
+                await _one(session, url, body, result)
+
+        began = time.monotonic()
+        tasks: list[asyncio.Task[None]] = []
+        for i in range(int(rate * duration_s)):
+            delay = began + i * interval - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(fire(bodies[i % len(bodies)])))
+        await asyncio.gather(*tasks)
+        result.elapsed_s = time.monotonic() - began
+    return result
+
+
 async def run_load(
     url: str, bodies: Sequence[dict[str, str]], *, concurrency: int, duration_s: float, timeout_s: float = 40.0
 ) -> LoadResult:
@@ -73,17 +120,7 @@ async def run_load(
             while time.monotonic() < stop_at:
                 body = bodies[i % len(bodies)]
                 i += concurrency
-                started = time.monotonic()
-                try:
-                    async with session.post(url, json=body, headers={"Accept-Language": "en"}) as resp:
-                        data = await resp.json(content_type=None)
-                        result.statuses[resp.status] += 1
-                        if isinstance(data, dict) and "mode" in data:
-                            result.modes[str(data["mode"])] += 1
-                except (aiohttp.ClientError, TimeoutError) as exc:
-                    result.errors[type(exc).__name__] += 1
-                    continue
-                result.latencies_s.append(time.monotonic() - started)
+                await _one(session, url, body, result)
 
         began = time.monotonic()
         await asyncio.gather(*(worker(n) for n in range(concurrency)))

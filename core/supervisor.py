@@ -144,6 +144,18 @@ class LocalSupervisor:
             self.state.save(records)
         return records
 
+    def ensure_running(self, name: str) -> ProcessRecord:
+        """Start one recorded service again if it is not running (after a kill or stop fault)."""
+        records = self.state.load()
+        current = records.get(name)
+        if current is not None and is_running(current):
+            return current
+        if current is not None:
+            wait_gone(current, self.settings.stop_grace_s)
+        records[name] = self.start(self.topology.service(name))
+        self.state.save(records)
+        return records[name]
+
     def start(self, service: Service) -> ProcessRecord:
         """Start one service and wait until its startup probe passes."""
         host = self.topology.host

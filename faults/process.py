@@ -1,0 +1,70 @@
+"""Service faults on local processes: signals sent by PID to the processes the supervisor started.
+
+    kill    SIGKILL to the service's process group: no graceful shutdown, sockets reset
+    stop    SIGTERM (+SIGCONT so a paused process can act on it), SIGKILL after the grace period
+    pause   SIGSTOP: the process keeps its sockets but answers nothing, like a hung service
+    resume  SIGCONT
+    start   the supervisor starts it again and waits for its startup probe
+
+Only processes recorded in the harness's state (PID plus kernel start time) are ever signalled.
+"""
+
+from __future__ import annotations
+
+import signal
+
+from core.errors import FaultError
+from core.processes import ProcessRecord, is_paused, is_running, signal_group, terminate, wait_gone
+from core.supervisor import LocalSupervisor
+
+
+class LocalControl:
+    """``ServiceControl`` for services run as local processes by a ``LocalSupervisor``."""
+
+    def __init__(self, supervisor: LocalSupervisor) -> None:
+        self._supervisor = supervisor
+
+    def _record(self, service: str) -> ProcessRecord:
+        record = self._supervisor.state.load().get(service)
+        if record is None or not is_running(record):
+            raise FaultError(f"service {service!r} is not running (start it with 'harness up')")
+        return record
+
+    def kill(self, service: str) -> None:
+        record = self._record(service)
+        signal_group(record, signal.SIGKILL)
+        wait_gone(record, 5.0)
+
+    def stop(self, service: str, grace_s: float) -> None:
+        terminate(self._record(service), grace_s)
+
+    def pause(self, service: str) -> None:
+        signal_group(self._record(service), signal.SIGSTOP)
+
+    def resume(self, service: str) -> None:
+        record = self._supervisor.state.load().get(service)
+        if record is not None:
+            signal_group(record, signal.SIGCONT)
+
+    def start(self, service: str) -> None:
+        self._supervisor.ensure_running(service)
+
+    def is_running(self, service: str) -> bool:
+        record = self._supervisor.state.load().get(service)
+        return record is not None and is_running(record)
+
+    def is_paused(self, service: str) -> bool:
+        record = self._supervisor.state.load().get(service)
+        return record is not None and is_paused(record)
+
+    def clean_stale(self) -> list[str]:
+        """Resume paused services and restart dead ones left by a crashed run; say what was done."""
+        actions: list[str] = []
+        for name, record in self._supervisor.state.load().items():
+            if is_paused(record):
+                signal_group(record, signal.SIGCONT)
+                actions.append(f"resumed paused service {name}")
+            elif not is_running(record):
+                self._supervisor.ensure_running(name)
+                actions.append(f"restarted dead service {name}")
+        return actions
