@@ -16,6 +16,12 @@ from fastapi.responses import JSONResponse
 HEALTH_MEDIA_TYPE = "application/health+json"
 
 
+class HealthJSONResponse(JSONResponse):
+    """JSON with the health media type, so the OpenAPI schema documents what the probes really send."""
+
+    media_type = HEALTH_MEDIA_TYPE
+
+
 class HealthStatus(StrEnum):
     PASS = "pass"
     WARN = "warn"
@@ -32,7 +38,7 @@ class HealthReport:
     def to_response(self) -> JSONResponse:
         code = 503 if self.status is HealthStatus.FAIL else 200
         body = {"status": self.status.value, "checks": self.checks}
-        return JSONResponse(body, status_code=code, media_type=HEALTH_MEDIA_TYPE)
+        return HealthJSONResponse(body, status_code=code)
 
 
 def _alive() -> HealthReport:
@@ -47,16 +53,19 @@ def health_router(
 ) -> APIRouter:
     """Routes ``/health/live``, ``/health/ready`` and ``/health/startup`` to the given checks."""
     router = APIRouter(tags=["probes"])
+    failing: dict[int | str, dict[str, object]] = {
+        503: {"description": "The check fails", "content": {HEALTH_MEDIA_TYPE: {}}}
+    }
 
-    @router.get("/health/live", response_class=JSONResponse)
+    @router.get("/health/live", response_class=HealthJSONResponse, responses=failing)
     async def health_live() -> JSONResponse:
         return live().to_response()
 
-    @router.get("/health/ready", response_class=JSONResponse)
+    @router.get("/health/ready", response_class=HealthJSONResponse, responses=failing)
     async def health_ready() -> JSONResponse:
         return ready().to_response()
 
-    @router.get("/health/startup", response_class=JSONResponse)
+    @router.get("/health/startup", response_class=HealthJSONResponse, responses=failing)
     async def health_startup() -> JSONResponse:
         return started().to_response()
 

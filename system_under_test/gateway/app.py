@@ -19,6 +19,9 @@ from typing import Any
 
 import aiohttp
 from fastapi import FastAPI, Header, Request, Response
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from pydantic import BaseModel, Field
 
 from ..common.embedding import HashingEmbedder
@@ -248,6 +251,15 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     async def status() -> dict[str, Any]:
         """The system's view: mode, since when, and each dependency's breaker and probe verdict."""
         return gateway().status()
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        # FastAPI answers a body it cannot decode (not UTF-8) with 400; the contract says invalid
+        # input is a 422 naming the field, and here the field is the body itself.
+        if exc.status_code == 400 and request.url.path == "/chat":
+            detail = [{"loc": ["body"], "msg": "the body is not valid UTF-8 JSON", "type": "json_invalid"}]
+            return JSONResponse({"detail": detail}, status_code=422)
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:

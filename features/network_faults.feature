@@ -1,0 +1,53 @@
+Feature: Network faults between the gateway and its dependencies
+  Faults injected through Toxiproxy on the real TCP path: slow, silent, refused and flaky links.
+
+  Scenario: Vector-db slower than its timeout: the breaker opens and then fails fast
+    Given the system is running in "normal" mode
+    And a steady load of 20 users
+    When latency of 5000 ms is added to "vector-db"
+    Then the "vector-db" breaker opens within 10 seconds
+    And the mode becomes "degraded-no-context" within 10 seconds
+    When 5 seconds pass
+    Then the p95 latency since the breaker opened is below 100 ms
+    And no request returned a server error
+    When all faults are removed
+    Then the mode becomes "normal" within 40 seconds
+
+  @smoke
+  Scenario: Vector-db slower but within its timeout: normal mode, slower answers
+    Given the system is running in "normal" mode
+    And a steady load of 20 users
+    When 5 seconds pass
+    And latency of 300 ms is added to "vector-db"
+    And 10 seconds pass
+    Then the mode stays "normal" for 10 seconds
+    And the p50 latency rose by 300 ms within 40% since the fault
+    And at least 100% of requests succeeded since the fault
+
+  Scenario: LLM partitioned and healed
+    Given the system is running in "normal" mode
+    And a steady load of 20 users
+    When "llm" is partitioned from the gateway
+    Then the mode becomes "degraded-cache-only" within 5 seconds
+    And the "llm" breaker opens within 5 seconds
+    And no request returned a server error
+    When the partition of "llm" heals
+    Then the mode becomes "normal" within 40 seconds
+    And the "llm" breaker went through "closed, open, half-open, closed"
+
+  Scenario: Flapping vector-db: answers keep coming, no retry storm
+    Given the system is running in "normal" mode
+    And a steady load of 20 users
+    When "vector-db" flaps 2 s down and 2 s up for 30 seconds
+    And 30 seconds pass
+    Then at least 99% of requests succeeded since the fault
+    And no request returned a server error
+    And retries to "vector-db" stayed within 20% of requests since the fault
+
+  Scenario: A third of the connections to the LLM are reset
+    Given the system is running in "normal" mode
+    And a steady load of 20 users
+    When "llm" resets 30% of connections
+    And 15 seconds pass
+    Then at least 99% of requests succeeded since the fault
+    And the mode stays "normal" for 15 seconds

@@ -1,0 +1,125 @@
+"""Finding, parsing, filtering and checking feature files before anything runs.
+
+    paths -> feature files -> parsed (pytest-bdd's Gherkin parser) -> tag filter -> every step matched
+
+Every problem becomes a ``ConfigError`` naming ``file:line`` (exit code 2), so a malformed file or an
+unknown step is reported before the system is touched, not minutes into a run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from _pytest.mark.expression import Expression
+from pytest_bdd.exceptions import GherkinParseError
+from pytest_bdd.parser import Feature, FeatureParser, ScenarioTemplate
+
+from core.errors import ConfigError, UsageError
+
+from .vocabulary import StepEntry
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    keyword: str
+    type: str
+    text: str
+    line: int
+
+
+@dataclass(frozen=True)
+class PlannedScenario:
+    """One scenario as it will run: where it is written, its tags and its steps (background first)."""
+
+    feature: str
+    path: Path
+    name: str
+    line: int
+    tags: frozenset[str]
+    steps: tuple[PlannedStep, ...]
+
+    @property
+    def id(self) -> str:
+        return f"{self.path.name}:{self.line}"
+
+
+def feature_files(paths: Sequence[Path]) -> list[Path]:
+    """The ``.feature`` files named by ``paths`` (files, or directories searched recursively)."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(path.rglob("*.feature")))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise UsageError(f"{path}: no such feature file or directory")
+    if not files:
+        raise UsageError(f"no .feature files in {', '.join(map(str, paths))}")
+    return files
+
+
+def parse_feature(path: Path) -> Feature:
+    """Parse one feature file; a Gherkin syntax error becomes ``ConfigError`` with its line."""
+    try:
+        return FeatureParser(str(path.parent), path.name).parse()
+    except GherkinParseError as exc:
+        raise ConfigError(str(path), exc.message.strip().splitlines()[0], exc.line) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(path), f"cannot read: {exc}") from None
+
+
+def tag_filter(expression: str | None) -> Expression | None:
+    """Compile a tag expression (``smoke and not docker``); a malformed one is a usage error."""
+    if not expression:
+        return None
+    try:
+        return Expression.compile(expression)
+    except SyntaxError as exc:
+        raise UsageError(f"--tags {expression!r}: {exc.msg} (column {exc.offset})") from None
+
+
+def plan(paths: Sequence[Path], tags: str | None = None) -> list[PlannedScenario]:
+    """Every selected scenario of the features under ``paths``, with background steps included."""
+    selector = tag_filter(tags)
+    planned: list[PlannedScenario] = []
+    for path in feature_files(paths):
+        feature = parse_feature(path)
+        for template in feature.scenarios.values():
+            scenario_tags = frozenset(feature.tags | template.tags)
+            if selector is not None and not selector.evaluate(_TagMatcher(scenario_tags)):
+                continue
+            planned.append(_planned(path, feature, template, scenario_tags))
+    return planned
+
+
+class _TagMatcher:
+    """Answers pytest's expression evaluator: is this tag on the scenario?"""
+
+    def __init__(self, tags: frozenset[str]) -> None:
+        self._tags = tags
+
+    def __call__(self, name: str, /, **kwargs: str | int | bool | None) -> bool:
+        return name in self._tags
+
+
+def _planned(path: Path, feature: Feature, template: ScenarioTemplate, tags: frozenset[str]) -> PlannedScenario:
+    if template.templated:
+        raise ConfigError(str(path), "Scenario Outlines are not supported yet; write one scenario per case",
+                          template.line_number)
+    steps = tuple(PlannedStep(s.keyword.strip(), s.type, s.name, s.line_number) for s in template.steps)
+    return PlannedScenario(feature.name, path, template.name, template.line_number, tags, steps)
+
+
+def check_steps(scenarios: Iterable[PlannedScenario], vocabulary: Sequence[StepEntry]) -> None:
+    """Raise ``ConfigError`` at the first step no definition matches, with close candidates."""
+    for scenario in scenarios:
+        if not scenario.steps:
+            raise ConfigError(str(scenario.path), f"scenario {scenario.name!r} has no steps", scenario.line)
+        for step in scenario.steps:
+            if any(entry.matches(step.type, step.text) for entry in vocabulary):
+                continue
+            same_type = [e.doc for e in vocabulary if e.type == step.type and e.doc]
+            hint = f"; known {step.type} steps: " + " | ".join(same_type[:12]) if same_type else ""
+            raise ConfigError(str(scenario.path), f'unknown step: {step.keyword} {step.text}{hint}', step.line)
