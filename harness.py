@@ -1,8 +1,11 @@
 """The harness command line: parse, build settings, call the library, map errors to exit codes.
 
-    harness up      start the system under test locally and wait until it is ready
-    harness down    stop everything ``up`` started
+    harness up      start Toxiproxy and the system under test, wait until it is ready
+    harness down    stop everything ``up`` started, reverting every fault
     harness status  what is running, and the system's mode as it reports it
+    harness fault   inject faults (KIND:TARGET[:PARAM=VALUE,...]), hold them, revert them
+    harness run     run Gherkin resilience scenarios under load; write runs/<id>/results.json, junit.xml
+    harness list    the features and scenarios a run would execute, with their tags
     harness doctor  check prerequisites and say how to fix what is missing
 
 Exit codes: 0 ok, 1 failed, 2 bad usage or input, 3 infrastructure could not start.
@@ -13,13 +16,19 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from core.errors import ExitCode, HarnessError
-from core.settings import HarnessSettings
-from core.supervisor import LocalSupervisor, port_is_free
+from core.errors import ExitCode, HarnessError, UsageError
+from core.interrupts import Terminated
+from core.settings import PROJECT_ROOT, HarnessSettings
+from core.supervisor import port_is_free
 from core.topology import DEFAULT_TOPOLOGY, load_topology
+from scenarios.system import LocalSystem
+
+
+FEATURES = PROJECT_ROOT / "features"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -41,35 +50,127 @@ def _parser() -> argparse.ArgumentParser:
     system_options(sub.add_parser("down", help="stop everything 'up' started"))
     system_options(sub.add_parser("status", help="what is running and the system's mode"))
     system_options(sub.add_parser("doctor", help="check prerequisites"))
+    fault = sub.add_parser("fault", help="inject faults into the running system, hold them, then revert them")
+    system_options(fault)
+    fault.add_argument("faults", nargs="+", metavar="KIND:TARGET[:PARAM=VALUE,...]",
+                       help="e.g. latency:vector-db:latency_ms=300  partition:llm  pause:vector-db")
+    fault.add_argument("--duration", type=float, default=None,
+                       help="seconds to hold the faults (default: until Ctrl-C)")
+    run = sub.add_parser("run", help="run resilience scenarios (default: features/)")
+    system_options(run)
+    run.add_argument("paths", nargs="*", type=Path, default=[FEATURES], help="feature files or directories")
+    run.add_argument("--tags", default=None, help="tag expression, e.g. 'smoke and not docker'")
+    run.add_argument("--backend", choices=["local"], default="local", help="how services run")
+    run.add_argument("--users", type=int, default=None, help="override the users of every steady load")
+    run.add_argument("--workers", type=int, default=0, help="Locust worker processes (0: one process)")
+    run.add_argument("--out", type=Path, default=None, help="run directory (default runs/<UTC time>-<id>)")
+    run.add_argument("--junit", type=Path, default=None, help="also write JUnit XML here")
+    run.add_argument("--seed", type=int, default=None, help="seed for every random choice (default: random, recorded)")
+    run.add_argument("--allow-host", action="append", default=[], help="allow load to this non-loopback host")
+    listing = sub.add_parser("list", help="features and scenarios with their tags")
+    listing.add_argument("paths", nargs="*", type=Path, default=[FEATURES])
+    listing.add_argument("--tags", default=None)
     return parser
 
 
-def _supervisor(args: argparse.Namespace) -> LocalSupervisor:
+def cmd_list(args: argparse.Namespace) -> int:
+    from scenarios.features import plan
+
+    current = None
+    for scenario in plan(args.paths, args.tags):
+        if scenario.feature != current:
+            current = scenario.feature
+            print(f"{scenario.path}: {scenario.feature}")
+        tags = " ".join(f"@{t}" for t in sorted(scenario.tags))
+        print(f"  {scenario.line:>4}  {scenario.name}" + (f"  {tags}" if tags else ""))
+    return ExitCode.OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import secrets
+
+    from scenarios.context import RunOptions
+    from scenarios.runner import new_run_dir, plan_run, run_scenarios
+
     settings = HarnessSettings.from_env().with_overrides(port_offset=args.port_offset, state_dir=args.state_dir)
     topology = load_topology(args.topology).with_port_offset(settings.port_offset)
-    return LocalSupervisor(topology, settings)
+    if args.users is not None and args.users < 1:
+        raise UsageError(f"--users must be at least 1, got {args.users}")
+    seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
+    options = RunOptions(features=tuple(args.paths), out_dir=Path("."), tags=args.tags, backend=args.backend,
+                         users=args.users, workers=args.workers, seed=seed, junit=args.junit,
+                         allow_hosts=frozenset(args.allow_host))
+    planned = plan_run(options)  # bad features or steps: exit 2 before anything starts
+    out = args.out if args.out is not None else new_run_dir(settings.project_root / "runs")
+    from dataclasses import replace
+
+    options = replace(options, out_dir=out)
+    print(f"running {len(planned)} scenario(s), seed {seed}, results in {out}", flush=True)
+    summary = run_scenarios(options, settings, topology, lambda: LocalSystem(topology, settings))
+    counts = ", ".join(f"{n} {k}" for k, n in summary.counts.items())
+    print(f"{summary.outcome.upper()}: {counts}; results: {out / 'results.json'}")
+    return summary.exit_code
+
+
+def _system(args: argparse.Namespace) -> LocalSystem:
+    settings = HarnessSettings.from_env().with_overrides(port_offset=args.port_offset, state_dir=args.state_dir)
+    topology = load_topology(args.topology).with_port_offset(settings.port_offset)
+    return LocalSystem(topology, settings)
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    sup = _supervisor(args)
-    records = sup.start_all()
+    system = _system(args)
+    for action in system.up():
+        print(f"cleaned: {action}")
+    sup = system.supervisor
+    records = sup.running()
+    print(f"{'toxiproxy':<10} {system.toxiproxy_url:<24}")
     for service in sup.topology.start_order():
         rec = records[service.name]
         print(f"{service.name:<10} {sup.address(service.name):<24} pid {rec.pid}  log {rec.log}")
-    print(f"ready: POST {sup.address(sup.topology.entry)}/chat")
+    for name, listen in system.proxies.routes().items():
+        print(f"proxy      {name:<24} {listen}")
+    print(f"ready: POST {system.entry_url()}/chat")
     return ExitCode.OK
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    stopped = _supervisor(args).stop_all()
+    stopped = _system(args).down()
     print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+    return ExitCode.OK
+
+
+def cmd_fault(args: argparse.Namespace) -> int:
+    from core.journal import Journal
+    from faults.catalog import check_target, parse_fault
+    from faults.session import FaultSession
+
+    specs = [parse_fault(text) for text in args.faults]  # every spec checked before anything is sent
+    if args.duration is not None and args.duration <= 0:
+        raise UsageError(f"--duration must be positive, got {args.duration}")
+    system = _system(args)
+    for spec in specs:
+        check_target(system.topology, spec)
+    if not system.supervisor.running():
+        raise UsageError("the system is not running: start it with 'harness up'")
+    journal = Journal()
+    journal.subscribe(lambda e: print(f"{e.type}: {e.data.get('label', '')}", flush=True))
+    for action in system.reset():
+        print(f"cleaned: {action}")
+    with FaultSession(system.injectors(), journal) as faults:
+        for spec in specs:
+            faults.inject(spec)
+        print("holding; Ctrl-C to revert" if args.duration is None else f"holding for {args.duration:g}s", flush=True)
+        end = None if args.duration is None else time.monotonic() + args.duration
+        while end is None or time.monotonic() < end:
+            time.sleep(0.2 if end is None else min(0.2, max(0.0, end - time.monotonic())))
     return ExitCode.OK
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     import httpx
 
-    sup = _supervisor(args)
+    sup = _system(args).supervisor
     running = sup.running()
     for service in sup.topology.start_order():
         rec = running.get(service.name)
@@ -84,7 +185,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    sup = _supervisor(args)
+    sup = _system(args).supervisor
     problems: list[str] = []
     for module in ("fastapi", "uvicorn", "aiohttp", "pybreaker", "httpx", "yaml", "numpy"):
         if importlib.util.find_spec(module) is None:
@@ -99,7 +200,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return ExitCode.OK if not problems else ExitCode.USAGE
 
 
-_COMMANDS = {"up": cmd_up, "down": cmd_down, "status": cmd_status, "doctor": cmd_doctor}
+_COMMANDS = {
+    "up": cmd_up, "down": cmd_down, "status": cmd_status, "doctor": cmd_doctor, "fault": cmd_fault,
+    "run": cmd_run, "list": cmd_list,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -109,8 +213,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HarnessError as exc:
         print(f"harness: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("harness: interrupted", file=sys.stderr)
+    except (KeyboardInterrupt, Terminated):
+        print("harness: interrupted; faults reverted", file=sys.stderr)
         return 130
 
 

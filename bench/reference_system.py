@@ -69,7 +69,7 @@ def run(duration_s: float, concurrency: int, rate: float) -> list[dict[str, Any]
     bodies = [{"message": json.loads(line)["question"], "user_id": "bench"}
               for line in QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()]
     base = load_topology(DEFAULT_TOPOLOGY)
-    offset = free_port_offset(base, start=11_500, stop=13_000)
+    offset = free_port_offset(base, start=11_500, stop=11_700)
     topology = base.with_port_offset(offset)
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="bench-state-") as state_dir:

@@ -15,8 +15,9 @@ from contextlib import contextmanager
 from types import FrameType
 
 
-class Terminated(BaseException):
-    """SIGTERM arrived. A BaseException, like KeyboardInterrupt, so ``except Exception`` lets it pass."""
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived. A KeyboardInterrupt, so everything that handles Ctrl-C (pytest's session,
+    ``finally`` blocks, ``except Exception`` letting it pass) handles SIGTERM the same way."""
 
 
 def _raise_terminated(signum: int, frame: FrameType | None) -> None:

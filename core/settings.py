@@ -25,6 +25,7 @@ class HarnessSettings:
     port_offset: int = 0
     startup_timeout_s: float = 30.0
     stop_grace_s: float = 10.0
+    toxiproxy_bin: str | None = None
 
     @property
     def state_file(self) -> Path:
@@ -50,6 +51,7 @@ class HarnessSettings:
             state_dir=state_dir.resolve(),
             python=env.get("HARNESS_PYTHON") or sys.executable,
             port_offset=offset,
+            toxiproxy_bin=env.get("HARNESS_TOXIPROXY_BIN") or None,
         )
 
     def with_overrides(self, *, port_offset: int | None = None, state_dir: Path | None = None) -> HarnessSettings:

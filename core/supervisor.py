@@ -58,7 +58,7 @@ def port_is_free(host: str, port: int) -> bool:
     return True
 
 
-def free_port_offset(topology: Topology, start: int = 10_000, stop: int = 11_500, step: int = 100) -> int:
+def free_port_offset(topology: Topology, start: int = 10_000, stop: int = 10_500, step: int = 100) -> int:
     """The first port offset in ``range(start, stop, step)`` where every service and proxy port is free
     and below the ephemeral range (32768+), so tests and benchmarks can run beside a user's system."""
     for offset in range(start, stop, step):

@@ -123,3 +123,6 @@ class ServiceFaultInjector:
             control.start(target)
             return _StartAgain(spec, control)
         raise TypeError(f"not a service fault: {spec!r}")
+
+
+SERVICE_FAULTS: tuple[type[FaultSpec], ...] = (Kill, Stop, Pause, Restart)

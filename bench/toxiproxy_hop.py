@@ -1,0 +1,310 @@
+"""Benchmark Toxiproxy's cost and speed: hop overhead per small HTTP request, and how fast faults bite.
+
+    python -m bench.toxiproxy_hop [--requests 3000] [--trials 20] [--latency-ms 100] [--json FILE]
+
+    client ──(keep-alive or fresh connection)──> toxiproxy-server ──> upstream (http.server, own process)
+           └──────────────────────────── direct ─────────────────────────────┘
+
+Overhead: the same small GET, sent sequentially, directly and through an idle proxy; p50/p99 and
+their ratio, on one keep-alive connection and on a fresh connection per request. Speed of faults:
+after the API call that injects (or reverts) a partition or a latency toxic returns, requests on fresh
+connections are sent back to back; the figure is how long after the call returned the first request
+*started* that showed the effect (or the recovery), so it does not include the injected delay itself.
+Everything runs on loopback ports found free; the servers it starts are stopped by PID at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from core.settings import PROJECT_ROOT
+from core.supervisor import free_port_offset, port_is_free
+from core.topology import DEFAULT_TOPOLOGY, Topology, load_topology
+from faults.network import Latency, NetworkInjector, Partition
+from faults.proxies import ProxyManager
+from faults.toxiproxy import ToxiproxyClient
+from faults.toxiproxy_server import ServerConfig, api_port, find_binary, start_server
+
+HOST = "127.0.0.1"
+TARGET = "vector-db"
+BODY = b'{"status": "pass"}'
+
+
+# -- the upstream: a hello server in its own process, so the client's timing is not its GIL's ------
+
+
+class _Hello(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(BODY)))
+        self.end_headers()
+        self.wfile.write(BODY)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass
+
+
+def serve_upstream(port: int) -> None:
+    with _QuietServer((HOST, port), _Hello) as server:
+        server.serve_forever()
+
+
+@contextmanager
+def upstream_process(port: int) -> Iterator[None]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.toxiproxy_hop", "--serve-upstream", str(port)],
+        cwd=PROJECT_ROOT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not _connects(port):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the upstream on port {port} did not start")
+            time.sleep(0.02)
+        yield
+    finally:
+        process.terminate()  # by PID: the process this function started
+        process.wait(timeout=10)
+
+
+def _connects(port: int) -> bool:
+    try:
+        with socket.create_connection((HOST, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+# -- requests ----------------------------------------------------------------------------------------
+
+
+def fresh_request(port: int, timeout_s: float = 5.0) -> bool:
+    """One GET on a new connection; True when the full answer arrived, False on any socket failure."""
+    try:
+        with socket.create_connection((HOST, port), timeout=timeout_s) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+            data = b""
+            while chunk := sock.recv(65536):
+                data += chunk
+        return data.endswith(BODY)
+    except OSError:
+        return False
+
+
+def keepalive_latencies(port: int, count: int) -> list[float]:
+    conn = http.client.HTTPConnection(HOST, port, timeout=5)
+    try:
+        out = []
+        for _ in range(count):
+            started = time.perf_counter()
+            conn.request("GET", "/")
+            response = conn.getresponse()
+            if response.read() != BODY:
+                raise RuntimeError("unexpected answer")
+            out.append(time.perf_counter() - started)
+        return out
+    finally:
+        conn.close()
+
+
+def fresh_latencies(port: int, count: int) -> list[float]:
+    out = []
+    for _ in range(count):
+        started = time.perf_counter()
+        if not fresh_request(port):
+            raise RuntimeError("a request failed without a fault")
+        out.append(time.perf_counter() - started)
+    return out
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+# -- measurements ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Lab:
+    topology: Topology
+    client: ToxiproxyClient
+    injector: NetworkInjector
+
+    @property
+    def direct(self) -> int:
+        return self.topology.service(TARGET).port
+
+    @property
+    def proxied(self) -> int:
+        return next(e.proxy_port for e in self.topology.edges if e.target == TARGET)
+
+
+def overhead(lab: Lab, requests: int) -> list[dict[str, Any]]:
+    rows = []
+    for mode, measure in (("keep-alive", keepalive_latencies), ("fresh connection", fresh_latencies)):
+        count = requests if mode == "keep-alive" else max(100, requests // 3)
+        measure(lab.direct, 200), measure(lab.proxied, 200)  # warm-up
+        direct, proxied = measure(lab.direct, count), measure(lab.proxied, count)
+        row: dict[str, Any] = {"connection": mode, "requests": count}
+        for q in (50, 99):
+            d, p = percentile(direct, q) * 1000, percentile(proxied, q) * 1000
+            row[f"direct_p{q}_ms"], row[f"proxy_p{q}_ms"] = round(d, 3), round(p, 3)
+            row[f"ratio_p{q}"] = round(p / d, 2)
+            row[f"added_p{q}_us"] = round((p - d) * 1000, 1)
+        rows.append(row)
+    return rows
+
+
+def first_start_showing(check: Callable[[], bool], since: float, timeout_s: float = 10.0) -> float:
+    """Seconds from ``since`` to the start of the first request for which ``check`` is true."""
+    deadline = since + timeout_s
+    while time.perf_counter() < deadline:
+        started = time.perf_counter()
+        if check():
+            return started - since
+    raise RuntimeError("the effect never showed")
+
+
+def fault_speed(lab: Lab, trials: int, latency_ms: int) -> list[dict[str, Any]]:
+    port = lab.proxied
+    slow = latency_ms / 1000 * 0.9
+
+    def took(port: int) -> float:
+        started = time.perf_counter()
+        ok = fresh_request(port)
+        return time.perf_counter() - started if ok else float("inf")
+
+    cases: dict[str, tuple[Any, Callable[[], bool], Callable[[], bool]]] = {
+        "partition": (Partition(TARGET), lambda: not fresh_request(port), lambda: fresh_request(port)),
+        f"latency {latency_ms} ms": (Latency(TARGET, latency_ms), lambda: slow <= took(port) < 10, lambda: took(port) < slow / 2),
+    }
+    rows = []
+    for name, (spec, affected, recovered) in cases.items():
+        calls, effects, recoveries = [], [], []
+        for _ in range(trials):
+            called = time.perf_counter()
+            handle = lab.injector.inject(spec)
+            returned = time.perf_counter()
+            effects.append(first_start_showing(affected, returned))
+            called_back = time.perf_counter()
+            handle.revert()
+            reverted = time.perf_counter()
+            recoveries.append(first_start_showing(recovered, reverted))
+            calls += [returned - called, reverted - called_back]
+        rows.append({
+            "fault": name,
+            "trials": trials,
+            "api_call_p50_ms": round(statistics.median(calls) * 1000, 3),
+            "inject_to_effect_p50_ms": round(statistics.median(effects) * 1000, 3),
+            "inject_to_effect_max_ms": round(max(effects) * 1000, 3),
+            "revert_to_recovery_p50_ms": round(statistics.median(recoveries) * 1000, 3),
+            "revert_to_recovery_max_ms": round(max(recoveries) * 1000, 3),
+        })
+    return rows
+
+
+def free_offset(base: Topology) -> int:
+    """Offsets apart from the tests' and the other benchmark's, with the API port free too."""
+    for first in range(11_700, 12_500, 100):
+        offset = free_port_offset(base, start=first, stop=12_500)
+        if port_is_free(base.host, api_port(offset)):
+            return offset
+    raise RuntimeError("no free ports for the benchmark")
+
+
+def run(requests: int, trials: int, latency_ms: int) -> dict[str, Any]:
+    base = load_topology(DEFAULT_TOPOLOGY)
+    offset = free_offset(base)
+    topology = base.with_port_offset(offset)
+    with tempfile.TemporaryDirectory(prefix="bench-toxiproxy-") as tmp:
+        config = ServerConfig(find_binary(PROJECT_ROOT), Path(tmp) / "toxiproxy.log", port=api_port(offset))
+        with upstream_process(topology.service(TARGET).port):
+            server = start_server(config)
+            try:
+                with ToxiproxyClient(server.url) as client:
+                    ProxyManager(client, topology).ensure()
+                    lab = Lab(topology, client, NetworkInjector(client, topology))
+                    return {
+                        "toxiproxy_version": server.version,
+                        "overhead": overhead(lab, requests),
+                        "faults": fault_speed(lab, trials, latency_ms),
+                    }
+            finally:
+                server.stop()
+
+
+def render(result: dict[str, Any]) -> str:
+    lines = [
+        f"Toxiproxy {result['toxiproxy_version']} hop overhead (small HTTP GET, sequential, loopback)",
+        "",
+        "| connection | requests | direct p50 / p99 ms | proxy p50 / p99 ms | ratio p50 / p99 | added p50 / p99 µs |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in result["overhead"]:
+        lines.append(
+            f"| {r['connection']} | {r['requests']} | {r['direct_p50_ms']} / {r['direct_p99_ms']} "
+            f"| {r['proxy_p50_ms']} / {r['proxy_p99_ms']} | {r['ratio_p50']} / {r['ratio_p99']} "
+            f"| {r['added_p50_us']} / {r['added_p99_us']} |"
+        )
+    lines += [
+        "",
+        "How fast faults bite (ms after the API call returned to the start of the first request showing it)",
+        "",
+        "| fault | trials | API call p50 ms | inject → effect p50 / max ms | revert → recovery p50 / max ms |",
+        "|---|---|---|---|---|",
+    ]
+    for r in result["faults"]:
+        lines.append(
+            f"| {r['fault']} | {r['trials']} | {r['api_call_p50_ms']} "
+            f"| {r['inject_to_effect_p50_ms']} / {r['inject_to_effect_max_ms']} "
+            f"| {r['revert_to_recovery_p50_ms']} / {r['revert_to_recovery_max_ms']} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--requests", type=int, default=3000, help="keep-alive requests per path")
+    parser.add_argument("--trials", type=int, default=20, help="inject/revert cycles per fault")
+    parser.add_argument("--latency-ms", type=int, default=100, help="the latency fault's delay")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
+    parser.add_argument("--serve-upstream", type=int, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_upstream is not None:
+        serve_upstream(args.serve_upstream)
+        return
+    result = run(args.requests, args.trials, args.latency_ms)
+    print(render(result))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

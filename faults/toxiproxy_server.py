@@ -1,0 +1,181 @@
+"""The Toxiproxy server's lifecycle: find the binary, start it on loopback, wait until it answers, stop it.
+
+    find_binary()    configured path (HARNESS_TOXIPROXY_BIN) -> .tools/bin/toxiproxy-server -> PATH
+    start_server()   API port free            -> spawn in its own session -> poll GET /version
+                     taken by a Toxiproxy     -> reuse it; it is not ours, so nothing will stop it
+                     taken by anything else   -> ToxiproxyError, before anything is spawned
+    stop_server()    SIGTERM, then SIGKILL after a grace period, to exactly the recorded process
+
+A started server is described by a ``core.processes.ProcessRecord`` (PID plus kernel start time), so
+``harness down`` in another process, even after a crash, stops that process and never a PID that has
+since been reused. The server logs JSON lines at level ``info``: without ``LOG_LEVEL`` it logs every
+connection at debug level, which under load would grow the log faster than it helps.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.errors import ToxiproxyError
+from core.processes import ProcessRecord, start_ticks, terminate
+from core.supervisor import port_is_free
+
+from .toxiproxy import ToxiproxyAPIError, ToxiproxyClient, ToxiproxyUnreachable
+
+BINARY_NAME = "toxiproxy-server"
+EXPECTED_VERSION = "2.12.0"
+DEFAULT_API_PORT = 8474
+SERVICE_NAME = "toxiproxy"  # the name its ProcessRecord carries in the harness's state file
+_SETUP_HINT = "run scripts/setup.sh (it builds toxiproxy-server into .tools/bin)"
+
+
+def find_binary(project_root: Path, configured: str | None = None, search_path: str | None = None) -> Path:
+    """The toxiproxy-server to run: the configured one if given (it must exist), else the project's
+    ``.tools/bin`` copy, else the first on ``search_path`` (default: PATH)."""
+    if configured:
+        path = Path(configured).expanduser()
+        if not (path.is_file() and os.access(path, os.X_OK)):
+            raise ToxiproxyError(f"HARNESS_TOXIPROXY_BIN={configured!r} is not an executable file; {_SETUP_HINT}")
+        return path
+    local = project_root / ".tools" / "bin" / BINARY_NAME
+    if local.is_file() and os.access(local, os.X_OK):
+        return local
+    found = shutil.which(BINARY_NAME, path=search_path)
+    if found:
+        return Path(found)
+    raise ToxiproxyError(f"{BINARY_NAME} not found in {local.parent} or on PATH; {_SETUP_HINT}")
+
+
+def api_port(port_offset: int = 0) -> int:
+    """The API port for a run: the default shifted like every other port of the run."""
+    return DEFAULT_API_PORT + port_offset
+
+
+def probe(url: str, timeout_s: float = 1.0) -> str | None:
+    """The version of the Toxiproxy answering at ``url``; None when nothing accepts connections there.
+    Raises ToxiproxyError when something answers that is not a Toxiproxy."""
+    try:
+        with ToxiproxyClient(url, timeout_s=timeout_s) as client:
+            return client.version()
+    except ToxiproxyUnreachable:
+        return None
+    except ToxiproxyAPIError as exc:
+        raise ToxiproxyError(f"{url} is not a Toxiproxy API ({exc.detail}); stop what listens there or change the port offset") from None
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """How to run one toxiproxy-server. ``port`` is the API port; proxies get their own ports."""
+
+    binary: Path
+    log_path: Path
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_API_PORT
+    startup_timeout_s: float = 10.0
+    stop_grace_s: float = 5.0
+    log_level: str = "info"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+class RunningServer:
+    """A server that answers at ``url``. ``record`` is None when it was already running and is
+    therefore not ours to stop."""
+
+    def __init__(
+        self, url: str, version: str, record: ProcessRecord | None, process: subprocess.Popen[bytes] | None = None
+    ) -> None:
+        self.url, self.version, self.record = url, version, record
+        self._process = process  # kept so the child is reaped, not left a zombie
+
+    @property
+    def owned(self) -> bool:
+        return self.record is not None
+
+    def stop(self, grace_s: float = 5.0) -> None:
+        """Stop the server if this harness started it (idempotent); a reused server is left alone."""
+        if self.record is not None:
+            stop_server(self.record, grace_s)
+        if self._process is not None:
+            try:
+                self._process.wait(timeout=5.0)  # dead or dying: this only collects the exit status
+            except subprocess.TimeoutExpired:
+                pass
+
+
+def start_server(config: ServerConfig) -> RunningServer:
+    """Start toxiproxy-server on ``config.host:config.port`` and wait until ``GET /version`` answers,
+    or reuse the Toxiproxy already answering there."""
+    if not port_is_free(config.host, config.port):
+        version = probe(config.url)
+        if version is None:
+            raise ToxiproxyError(
+                f"port {config.host}:{config.port} for the Toxiproxy API is taken by something that does not "
+                "answer HTTP; stop it or change the port offset"
+            )
+        return RunningServer(config.url, version, record=None)
+    config.log_path.parent.mkdir(parents=True, exist_ok=True)
+    command = [str(config.binary), "-host", config.host, "-port", str(config.port)]
+    env = {**os.environ, "LOG_LEVEL": config.log_level}
+    with open(config.log_path, "ab") as log:
+        try:
+            process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,  # its own process group: our signals reach it and nothing else
+            )
+        except OSError as exc:
+            raise ToxiproxyError(f"cannot run {config.binary}: {exc.strerror}; {_SETUP_HINT}") from None
+    ticks = start_ticks(process.pid)
+    record = ProcessRecord(SERVICE_NAME, process.pid, ticks if ticks is not None else -1, config.port, str(config.log_path))
+    server = RunningServer(config.url, "", record, process)
+    try:
+        server.version = _wait_ready(config, process)
+    except BaseException:
+        server.stop(config.stop_grace_s)
+        raise
+    return server
+
+
+def stop_server(record: ProcessRecord, grace_s: float = 5.0) -> None:
+    """Stop a recorded server by PID (no-op when it is gone or the PID now belongs to another process)."""
+    terminate(record, grace_s)
+
+
+def _wait_ready(config: ServerConfig, process: subprocess.Popen[bytes]) -> str:
+    deadline = time.monotonic() + config.startup_timeout_s
+    while True:
+        code = process.poll()
+        if code is not None:
+            raise ToxiproxyError(
+                f"{BINARY_NAME} exited with code {code} during start-up: {_log_tail(config.log_path)} "
+                f"(log: {config.log_path})"
+            )
+        version = probe(config.url, timeout_s=1.0)
+        if version is not None:
+            return version
+        if time.monotonic() >= deadline:
+            raise ToxiproxyError(
+                f"{BINARY_NAME} did not answer GET {config.url}/version within {config.startup_timeout_s:g}s "
+                f"(log: {config.log_path})"
+            )
+        time.sleep(0.02)
+
+
+def _log_tail(path: Path, lines: int = 3) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return "no log"
+    tail = [line for line in text.splitlines() if line.strip()][-lines:]
+    return " | ".join(tail) or "empty log"

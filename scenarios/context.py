@@ -1,0 +1,175 @@
+"""The state of a run and of the scenario being run, shared by the steps.
+
+    RunContext        one per ``harness run``: options, the system, journal, observer, load, records
+    └── ScenarioRun   one per scenario: its fault session, marks ("fault", "start"...), verdicts, answers
+
+Steps are thin: they parse their text and call methods here or library functions; they never print.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from core.errors import HarnessError
+from core.journal import Journal
+from core.topology import Topology
+from faults.base import FaultHandle, Injector
+from faults.session import FaultSession
+
+from .assertions import Verdict
+from .load import LoadDriver, LoadSpec, RecordReader
+from .observer import Observer
+from .records import RequestRecord
+
+
+class ScenarioFailed(AssertionError):
+    """An assertion step failed: the system misbehaved (exit code 1)."""
+
+    def __init__(self, verdict: Verdict) -> None:
+        self.verdict = verdict
+        super().__init__(verdict.message())
+
+
+class System(Protocol):
+    """A running system under test, whatever runs it (local processes or containers)."""
+
+    topology: Topology
+
+    def entry_url(self) -> str: ...
+
+    def injectors(self) -> list[Injector]: ...
+
+    def up(self) -> list[str]:
+        """Start what is not running (cleaning stale faults); say what was cleaned."""
+
+    def ensure_up(self) -> None: ...
+
+    def reset(self) -> list[str]:
+        """Remove every fault (ours or stale), make every service run unpaused; say what was done."""
+
+    def close(self) -> None:
+        """Release clients; the system keeps running."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    features: tuple[Path, ...]
+    out_dir: Path
+    tags: str | None = None
+    backend: str = "local"
+    users: int | None = None  # overrides the users in "a steady load of N users"
+    workers: int = 0
+    seed: int = 0
+    junit: Path | None = None
+    allow_hosts: frozenset[str] = frozenset()
+
+
+@dataclass
+class ScenarioRun:
+    name: str
+    feature: str
+    started: float
+    faults: FaultSession
+    records_dir: Path
+    marks: dict[str, float] = field(default_factory=dict)
+    verdicts: list[Verdict] = field(default_factory=list)
+    answers: list[dict[str, Any]] = field(default_factory=list)
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)  # mark -> scraped counters
+
+    def mark(self, name: str, at: float | None = None) -> float:
+        self.marks[name] = time.monotonic() if at is None else at
+        return self.marks[name]
+
+    def since(self, event: str) -> float:
+        if event not in self.marks:
+            raise HarnessError(f"no {event!r} happened yet in this scenario (known: {', '.join(self.marks)})")
+        return self.marks[event]
+
+    def check(self, verdict: Verdict) -> Verdict:
+        self.verdicts.append(verdict)
+        if not verdict.passed:
+            raise ScenarioFailed(verdict)
+        return verdict
+
+    def active(self, kind: str, target: str) -> FaultHandle | None:
+        """The newest active fault of ``kind`` on ``target``, if any."""
+        for handle in reversed(self.faults.active):
+            if handle.spec.kind == kind and handle.spec.target == target:
+                return handle
+        return None
+
+
+class RunContext:
+    """Everything a run's steps share. Built by the runner, torn down by it."""
+
+    def __init__(self, options: RunOptions, system: System, journal: Journal) -> None:
+        self.options = options
+        self.system = system
+        self.journal = journal
+        self.observer = Observer(
+            system.entry_url() + system.topology.mode.status_path, journal,
+            mode_field=system.topology.mode.response_field,
+        )
+        self.load: LoadDriver | None = None
+        self.scenario: ScenarioRun | None = None
+        self._reader: RecordReader | None = None
+        self._records: list[RequestRecord] = []
+
+    def begin(self, scenario: ScenarioRun) -> None:
+        """Make ``scenario`` current, with its own records directory (one per load driver)."""
+        self.scenario = scenario
+        self._reader = RecordReader(scenario.records_dir)
+        self._records = []
+
+    # -- records -----------------------------------------------------------------------------------
+
+    def records(self, since: float | None = None, until: float | None = None) -> list[RequestRecord]:
+        """The current scenario's request records that started within [since, until]."""
+        if self._reader is not None:
+            self._records.extend(self._reader.read_new())
+        return [r for r in self._records if (since is None or r.t >= since) and (until is None or r.t <= until)]
+
+    # -- load --------------------------------------------------------------------------------------
+
+    def start_load(self, users: int) -> None:
+        """Start the scenario's load, or change its number of users."""
+        users = self.options.users or users
+        if self.load is None:
+            spec = LoadSpec(host=self.system.entry_url(), users=users, spawn_rate=max(users, 1) * 2.0,
+                            workers=self.options.workers, seed=self.options.seed,
+                            allow_hosts=self.options.allow_hosts)
+            self.load = LoadDriver(spec, self.current().records_dir)
+            self.load.start()
+        else:
+            self.load.set_users(users)
+        self.journal.record("load_changed", users=users)
+
+    def check_load(self) -> None:
+        """Fail loudly when the load generator died: a silent stop would fake a quiet system."""
+        if self.load is not None and self.load.returncode is not None:
+            raise HarnessError(f"the load generator exited with code {self.load.returncode}: {self.load.stderr_tail(5)}")
+
+    def stop_load(self) -> None:
+        if self.load is not None:
+            self.load.stop()
+            self.load = None
+            self.journal.record("load_changed", users=0)
+
+    # -- waiting -----------------------------------------------------------------------------------
+
+    def hold(self, seconds: float, check: Callable[[], None] | None = None) -> None:
+        """Let ``seconds`` of scenario time pass under load, checking the load still runs."""
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            time.sleep(min(0.1, left))
+            if check is not None:
+                check()
+
+    def current(self) -> ScenarioRun:
+        if self.scenario is None:
+            raise HarnessError("no scenario is running")
+        return self.scenario

@@ -1,0 +1,159 @@
+"""The run's results: one journal (``results.json``) that reports, CI and replays read.
+
+    {"run": {...metadata...}, "outcome": "passed|failed|error|interrupted",
+     "scenarios": [{"name", "feature", "tags", "outcome", "duration_s", "steps": [...],
+                    "verdicts": [...], "faults": [...windows...], "timeline": [...samples...],
+                    "load": [...per-second buckets...], "summary": {...figures...}}],
+     "events": [...journal...]}
+
+Times inside a scenario are seconds since that scenario started (``t``), plus wall times.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from . import metrics
+from .assertions import Verdict
+from .records import FaultWindow, RequestRecord, StatusSample
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class StepResult:
+    keyword: str
+    text: str
+    line: int
+    started: float
+    duration_s: float = 0.0
+    status: str = "passed"  # passed, failed, error, skipped
+    message: str | None = None
+
+    def to_json(self, origin: float) -> dict[str, Any]:
+        return {"keyword": self.keyword, "text": self.text, "line": self.line, "t": round(self.started - origin, 3),
+                "duration_s": round(self.duration_s, 3), "status": self.status, "message": self.message}
+
+
+@dataclass
+class ScenarioResult:
+    name: str
+    feature: str
+    path: str
+    line: int
+    tags: list[str]
+    started: float
+    started_wall: float
+    finished: float | None = None
+    outcome: str = "running"
+    message: str | None = None
+    steps: list[StepResult] = field(default_factory=list)
+    verdicts: list[Verdict] = field(default_factory=list)
+    faults: list[FaultWindow] = field(default_factory=list)
+    samples: list[StatusSample] = field(default_factory=list)
+    records: list[RequestRecord] = field(default_factory=list)
+    marks: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def duration_s(self) -> float:
+        return (self.finished or self.started) - self.started
+
+    def summary(self) -> dict[str, Any]:
+        records, end = self.records, self.finished or self.started
+        p = metrics.latency_percentiles(records)
+        fault = self.marks.get("fault")
+        recovery = self.marks.get("recovery")
+        return {
+            "requests": len(records),
+            "availability": metrics.availability(records),
+            "p50_s": p[50], "p95_s": p[95], "p99_s": p[99],
+            "errors": _error_kinds(records),
+            "mode_shares": metrics.mode_shares(self.samples, self.started, end),
+            "time_to_degrade_s": metrics.time_to_degrade(self.samples, fault) if fault else None,
+            "time_to_recover_s": metrics.time_to_recover(self.samples, recovery) if recovery else None,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        o = self.started
+        return {
+            "name": self.name, "feature": self.feature, "path": self.path, "line": self.line, "tags": self.tags,
+            "outcome": self.outcome, "message": self.message,
+            "started": datetime.fromtimestamp(self.started_wall, UTC).isoformat(timespec="milliseconds"),
+            "duration_s": round(self.duration_s, 3),
+            "marks": {k: round(v - o, 3) for k, v in self.marks.items()},
+            "summary": self.summary(),
+            "steps": [s.to_json(o) for s in self.steps],
+            "verdicts": [{**v.to_json(), "at": None if v.at is None else round(v.at - o, 3)} for v in self.verdicts],
+            "faults": [{**w.to_json(), "start": round(w.start - o, 3),
+                        "end": None if w.end is None else round(w.end - o, 3)} for w in self.faults],
+            "timeline": [{**s.to_json(), "t": round(s.t - o, 3)} for s in self.samples],
+            "load": per_second(self.records, o),
+        }
+
+
+def _error_kinds(records: list[RequestRecord]) -> dict[str, int]:
+    kinds: dict[str, int] = {}
+    for r in records:
+        if not r.ok:
+            key = r.error or f"HTTP {r.status}"
+            kinds[key] = kinds.get(key, 0) + 1
+    return kinds
+
+
+def per_second(records: list[RequestRecord], origin: float) -> list[dict[str, Any]]:
+    """Requests per second of scenario time: count, errors, latency percentiles, answers by mode."""
+    buckets: dict[int, list[RequestRecord]] = {}
+    for r in records:
+        buckets.setdefault(int(r.t - origin), []).append(r)
+    out = []
+    for second in sorted(buckets):
+        group = buckets[second]
+        p = metrics.latency_percentiles(group)
+        modes: dict[str, int] = {}
+        for r in group:
+            key = r.mode or ("error" if not r.ok else "unknown")
+            modes[key] = modes.get(key, 0) + 1
+        out.append({"t": second, "requests": len(group), "errors": sum(not r.ok for r in group),
+                    "p50_s": p[50], "p95_s": p[95], "p99_s": p[99], "modes": modes})
+    return out
+
+
+def run_metadata(seed: int, backend: str, topology: str, project_root: Path) -> dict[str, Any]:
+    """Who, what and where: enough to trust a figure later and to replay the run."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def package(name: str) -> str | None:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return None
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project_root, capture_output=True, text=True,
+                                timeout=5).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    return {
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "seed": seed, "backend": backend, "topology": topology, "git_commit": commit,
+        "versions": {"harness": package("rag-chaos-harness"), "locust": package("locust"),
+                     "pytest-bdd": package("pytest-bdd"), "python": platform.python_version()},
+        "machine": {"host": platform.node(), "system": platform.platform(), "cpus": os.cpu_count()},
+    }
+
+
+def write_results(path: Path, run: dict[str, Any], outcome: str, scenarios: list[ScenarioResult],
+                  events: list[dict[str, Any]]) -> None:
+    data = {"schema_version": SCHEMA_VERSION, "run": run, "outcome": outcome,
+            "scenarios": [s.to_json() for s in scenarios], "events": events}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False, default=str))
+    tmp.replace(path)

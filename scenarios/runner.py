@@ -1,0 +1,140 @@
+"""``harness run``: plan the scenarios, bring the system up, run them under pytest-bdd, write results.
+
+    plan (parse features, filter tags, match every step)        -> ConfigError, exit 2, nothing touched
+    system up (Toxiproxy, proxies, services; stale faults cleaned) -> InfrastructureError, exit 3
+    observer + progress -> pytest.main(generated module, EnginePlugin, step modules as plugins)
+    results.json, junit.xml, runs/latest -> exit code from the scenario outcomes
+
+Each selected scenario is bound explicitly with ``pytest_bdd.scenario`` in a generated test module, so
+pytest runs exactly the planned scenarios, in plan order.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from core.errors import ExitCode, UsageError
+from core.interrupts import sigterm_raises
+from core.journal import JsonlSink, Journal
+from core.settings import HarnessSettings
+from core.topology import Topology
+
+from .context import RunContext, RunOptions, System
+from .features import PlannedScenario, check_steps, plan
+from .plugin import EnginePlugin
+from .progress import Progress
+from .results import run_metadata, write_results
+from .steps import step_modules, vocabulary
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    out_dir: Path
+    outcome: str
+    counts: dict[str, int]
+    exit_code: int
+
+
+def plan_run(options: RunOptions) -> list[PlannedScenario]:
+    """The scenarios a run would execute, every step checked against the vocabulary."""
+    planned = plan(list(options.features), options.tags)
+    if not planned:
+        raise UsageError(f"no scenario matches --tags {options.tags!r}" if options.tags else "no scenarios found")
+    check_steps(planned, vocabulary())
+    return planned
+
+
+def new_run_dir(root: Path) -> Path:
+    """``runs/<UTC timestamp>-<id>``, with ``runs/latest`` pointing at it."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = root / f"{stamp}-{secrets.token_hex(3)}"
+    path.mkdir(parents=True)
+    latest = root / "latest"
+    try:
+        if latest.is_symlink() or latest.exists():
+            latest.unlink()
+        latest.symlink_to(path.name)
+    except OSError:
+        pass  # a filesystem without symlinks still gets the run directory
+    return path
+
+
+def _test_module(planned: list[PlannedScenario]) -> str:
+    lines = ["from pytest_bdd import scenario", ""]
+    for i, s in enumerate(planned, 1):
+        lines += [f"@scenario({str(s.path.resolve())!r}, {s.name!r})", f"def test_{i:03d}() -> None:", "    pass", ""]
+    return "\n".join(lines)
+
+
+def run_scenarios(
+    options: RunOptions, settings: HarnessSettings, topology: Topology, system_factory: Callable[[], System]
+) -> RunSummary:
+    """Run the planned scenarios against the system ``system_factory()`` builds; see the module doc."""
+    planned = plan_run(options)
+    out = options.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    journal = Journal()
+    sink = JsonlSink(out / "journal.jsonl")
+    journal.subscribe(sink)
+    meta = run_metadata(options.seed, options.backend, str(topology.path), settings.project_root)
+    system = system_factory()
+    plugin: EnginePlugin | None = None
+    outcome = "error"
+    try:
+        with sigterm_raises():
+            system.up()
+            context = RunContext(options, system, journal)
+            context.observer.start()
+            plugin = EnginePlugin(context, out / "records")
+            progress = Progress(context, len(planned))
+            progress.start()
+            try:
+                code = _pytest(planned, plugin, out, options)
+            finally:
+                progress.stop()
+                context.stop_load()
+                context.observer.stop()
+            outcome = _outcome(plugin, code)
+    finally:
+        results = plugin.results if plugin else []
+        write_results(out / "results.json", meta, outcome, results, [e.to_json() for e in journal.events])
+        sink.close()
+        system.close()
+    counts = {k: sum(r.outcome == k for r in results) for k in ("passed", "failed", "error")}
+    exit_code = {"passed": ExitCode.OK, "failed": ExitCode.FAILED, "error": ExitCode.INFRASTRUCTURE,
+                 "interrupted": 130}.get(outcome, ExitCode.FAILED)
+    return RunSummary(out, outcome, counts, int(exit_code))
+
+
+def _pytest(planned: list[PlannedScenario], plugin: EnginePlugin, out: Path, options: RunOptions) -> int:
+    work = out / ".pytest"
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "pytest.ini").write_text("[pytest]\naddopts =\nfilterwarnings =\n")
+    (work / "test_scenarios.py").write_text(_test_module(planned))
+    junit = options.junit or out / "junit.xml"
+    args = [str(work / "test_scenarios.py"), "-c", str(work / "pytest.ini"), "--rootdir", str(work),
+            "-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:asyncio", "-s", "-o", "junit_family=xunit2",
+            "-o", "junit_suite_name=harness", f"--junitxml={junit}"]
+    for module in step_modules():
+        args += ["-p", module.__name__]
+    return int(pytest.main(args, plugins=[plugin]))
+
+
+def _outcome(plugin: EnginePlugin, code: int) -> str:
+    if code == pytest.ExitCode.INTERRUPTED:
+        for result in plugin.results:
+            if result.outcome == "running":
+                result.outcome = "interrupted"
+        return "interrupted"
+    outcomes = {r.outcome for r in plugin.results}
+    if "failed" in outcomes:
+        return "failed"
+    if "error" in outcomes or code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        return "error"
+    return "passed"

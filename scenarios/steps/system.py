@@ -1,0 +1,60 @@
+"""Steps about the system itself: bring it to a known state, ask it single questions."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+
+from core.errors import InfrastructureError
+
+from ..context import RunContext
+from ..vocabulary import Vocabulary
+
+steps = Vocabulary()
+
+_SETTLE_TIMEOUT_S = 90.0
+
+
+def _status(run: RunContext) -> dict[str, Any] | None:
+    sample = run.observer.sample_now()
+    return None if sample.mode is None else {"mode": sample.mode, "breakers": sample.breakers}
+
+
+@steps.given(r'the system is running in "(?P<mode>[\w-]+)" mode')
+def system_running(run: RunContext, mode: str) -> None:
+    """the system is running in "MODE" mode"""
+    run.system.ensure_up()
+    run.system.reset()
+    url = run.system.entry_url() + "/chat"
+    deadline = time.monotonic() + _SETTLE_TIMEOUT_S
+    last: dict[str, Any] | None = None
+    with httpx.Client(timeout=40.0, trust_env=False) as client:
+        while time.monotonic() < deadline:
+            last = _status(run)
+            if last and last["mode"] == mode and all(s == "closed" for s in last["breakers"].values()):
+                run.current().mark("start")
+                return
+            # Breakers recover on traffic (half-open trials): send a question while waiting.
+            try:
+                client.post(url, json={"message": "settle", "user_id": "harness"})
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+    raise InfrastructureError(f'the system did not settle in "{mode}" mode within {_SETTLE_TIMEOUT_S:g}s (last: {last})')
+
+
+@steps.when(r'the question "(?P<question>.+)" is asked')
+def ask(run: RunContext, question: str) -> None:
+    """the question "TEXT" is asked"""
+    response = httpx.post(run.system.entry_url() + "/chat", json={"message": question, "user_id": "harness"},
+                          headers={"Accept-Language": "en"}, timeout=40.0, trust_env=False)
+    body: dict[str, Any] = {"status": response.status_code}
+    try:
+        body.update(response.json())
+    except ValueError:
+        pass
+    run.current().answers.append(body)
+    run.journal.record("question_asked", question=question, status=response.status_code, mode=body.get("mode"),
+                       cached=body.get("cached"))
