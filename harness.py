@@ -25,7 +25,7 @@ from core.interrupts import Terminated
 from core.settings import PROJECT_ROOT, HarnessSettings
 from core.supervisor import port_is_free
 from core.topology import DEFAULT_TOPOLOGY, load_topology
-from scenarios.system import LocalSystem
+from scenarios.system import BACKENDS, ManagedSystem
 
 
 FEATURES = PROJECT_ROOT / "features"
@@ -43,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
 
     def system_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--topology", type=Path, default=DEFAULT_TOPOLOGY, help="topology file (YAML)")
+        p.add_argument("--backend", choices=BACKENDS, default="local", help="services as processes or containers")
         p.add_argument("--port-offset", type=int, default=None, help="add N to every port, so two systems coexist")
         p.add_argument("--state-dir", type=Path, default=None, help="where the harness keeps pids and logs")
 
@@ -60,7 +61,6 @@ def _parser() -> argparse.ArgumentParser:
     system_options(run)
     run.add_argument("paths", nargs="*", type=Path, default=[FEATURES], help="feature files or directories")
     run.add_argument("--tags", default=None, help="tag expression, e.g. 'smoke and not docker'")
-    run.add_argument("--backend", choices=["local"], default="local", help="how services run")
     run.add_argument("--users", type=int, default=None, help="override the users of every steady load")
     run.add_argument("--workers", type=int, default=0, help="Locust worker processes (0: one process)")
     run.add_argument("--out", type=Path, default=None, help="run directory (default runs/<UTC time>-<id>)")
@@ -106,28 +106,25 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     options = replace(options, out_dir=out)
     print(f"running {len(planned)} scenario(s), seed {seed}, results in {out}", flush=True)
-    summary = run_scenarios(options, settings, topology, lambda: LocalSystem(topology, settings))
+    summary = run_scenarios(options, settings, topology, lambda: ManagedSystem(topology, settings, args.backend))
     counts = ", ".join(f"{n} {k}" for k, n in summary.counts.items())
     print(f"{summary.outcome.upper()}: {counts}; results: {out / 'results.json'}")
     return summary.exit_code
 
 
-def _system(args: argparse.Namespace) -> LocalSystem:
+def _system(args: argparse.Namespace) -> ManagedSystem:
     settings = HarnessSettings.from_env().with_overrides(port_offset=args.port_offset, state_dir=args.state_dir)
     topology = load_topology(args.topology).with_port_offset(settings.port_offset)
-    return LocalSystem(topology, settings)
+    return ManagedSystem(topology, settings, args.backend)
 
 
 def cmd_up(args: argparse.Namespace) -> int:
     system = _system(args)
     for action in system.up():
         print(f"cleaned: {action}")
-    sup = system.supervisor
-    records = sup.running()
     print(f"{'toxiproxy':<10} {system.toxiproxy_url:<24}")
-    for service in sup.topology.start_order():
-        rec = records[service.name]
-        print(f"{service.name:<10} {sup.address(service.name):<24} pid {rec.pid}  log {rec.log}")
+    for service in system.topology.start_order():
+        print(f"{service.name:<10} {system.address(service.name):<24} {system.backend.describe(service.name)}")
     for name, listen in system.proxies.routes().items():
         print(f"proxy      {name:<24} {listen}")
     print(f"ready: POST {system.entry_url()}/chat")
@@ -151,7 +148,7 @@ def cmd_fault(args: argparse.Namespace) -> int:
     system = _system(args)
     for spec in specs:
         check_target(system.topology, spec)
-    if not system.supervisor.running():
+    if not system.backend.running():
         raise UsageError("the system is not running: start it with 'harness up'")
     journal = Journal()
     journal.subscribe(lambda e: print(f"{e.type}: {e.data.get('label', '')}", flush=True))
@@ -170,14 +167,12 @@ def cmd_fault(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     import httpx
 
-    sup = _system(args).supervisor
-    running = sup.running()
-    for service in sup.topology.start_order():
-        rec = running.get(service.name)
-        print(f"{service.name:<10} {sup.address(service.name):<24} " + (f"pid {rec.pid}" if rec else "not running"))
-    entry = sup.address(sup.topology.entry) + sup.topology.mode.status_path
+    system = _system(args)
+    for service in system.topology.start_order():
+        print(f"{service.name:<10} {system.address(service.name):<24} {system.backend.describe(service.name)}")
+    entry = system.entry_url() + system.topology.mode.status_path
     try:
-        mode = httpx.get(entry, timeout=2.0, trust_env=False).json().get(sup.topology.mode.response_field)
+        mode = httpx.get(entry, timeout=2.0, trust_env=False).json().get(system.topology.mode.response_field)
         print(f"mode: {mode}")
     except (httpx.HTTPError, ValueError) as exc:
         print(f"mode: unknown ({entry}: {type(exc).__name__})")
@@ -185,19 +180,37 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    sup = _system(args).supervisor
+    from faults.toxiproxy_server import api_port, find_binary
+
+    system = _system(args)
+    topology, settings = system.topology, system.settings
     problems: list[str] = []
-    for module in ("fastapi", "uvicorn", "aiohttp", "pybreaker", "httpx", "yaml", "numpy"):
+    for module in ("fastapi", "uvicorn", "aiohttp", "pybreaker", "httpx", "yaml", "numpy", "locust", "pytest_bdd"):
         if importlib.util.find_spec(module) is None:
             problems.append(f"python package {module!r} missing: run scripts/setup.sh")
-    running = sup.running()
-    for service in sup.topology.services.values():
-        if service.name not in running and not port_is_free(sup.topology.host, service.port):
-            problems.append(f"port {service.port} ({service.name}) is taken by another process: free it or use --port-offset")
+    try:
+        print(f"toxiproxy-server: {find_binary(settings.project_root, settings.toxiproxy_bin)}")
+    except HarnessError as exc:
+        problems.append(str(exc))
+    if args.backend == "docker":
+        from faults.docker_engine import connect
+
+        try:
+            connect(5.0).close()
+            print("docker engine: reachable")
+        except HarnessError as exc:
+            problems.append(str(exc))
+    if not system.is_up():
+        ports = [(s.port, s.name) for s in topology.services.values()]
+        ports += [(e.proxy_port, f"proxy {e.name}") for e in topology.edges]
+        ports.append((api_port(settings.port_offset), "toxiproxy API"))
+        for port, owner in ports:
+            if not port_is_free(topology.host, port):
+                problems.append(f"port {port} ({owner}) is taken: free it, run 'harness down', or use --port-offset")
     for line in problems:
         print(f"problem: {line}")
     print("doctor: ok" if not problems else f"doctor: {len(problems)} problem(s)")
-    return ExitCode.OK if not problems else ExitCode.USAGE
+    return ExitCode.OK if not problems else ExitCode.INFRASTRUCTURE
 
 
 _COMMANDS = {

@@ -48,6 +48,12 @@ class System(Protocol):
 
     def ensure_up(self) -> None: ...
 
+    def is_up(self) -> bool:
+        """Whether every service and the fault proxy already run (then a run leaves them running)."""
+
+    def down(self) -> list[str]:
+        """Stop everything; say what was stopped."""
+
     def reset(self) -> list[str]:
         """Remove every fault (ours or stale), make every service run unpaused; say what was done."""
 

@@ -71,7 +71,10 @@ class EnginePlugin:
         result.records = ctx.records()
         result.samples = ctx.observer.samples(since=result.started)
         result.faults = _fault_windows(ctx.journal, result.started, result.finished)
-        if result.outcome == "running":
+        if self._step is not None:  # a step began and neither finished nor failed: interrupted
+            self._finish_step("interrupted", "interrupted")
+            result.outcome = "interrupted"
+        elif result.outcome == "running":
             result.outcome = "passed"
         if errors:
             result.outcome = "error"

@@ -11,6 +11,7 @@ pytest runs exactly the planned scenarios, in plan order.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -65,11 +66,18 @@ def new_run_dir(root: Path) -> Path:
     return path
 
 
-def _test_module(planned: list[PlannedScenario]) -> str:
-    lines = ["from pytest_bdd import scenario", ""]
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:60] or "scenario"
+
+
+def _test_modules(planned: list[PlannedScenario]) -> dict[str, str]:
+    """One generated test module per feature file (JUnit's class name), one test per scenario."""
+    modules: dict[str, list[str]] = {}
     for i, s in enumerate(planned, 1):
-        lines += [f"@scenario({str(s.path.resolve())!r}, {s.name!r})", f"def test_{i:03d}() -> None:", "    pass", ""]
-    return "\n".join(lines)
+        lines = modules.setdefault(f"test_{_slug(s.path.stem)}.py", ["from pytest_bdd import scenario", ""])
+        lines += [f"@scenario({str(s.path.resolve())!r}, {s.name!r})",
+                  f"def test_{i:03d}_{_slug(s.name)}() -> None:", "    pass", ""]
+    return {name: "\n".join(lines) for name, lines in modules.items()}
 
 
 def run_scenarios(
@@ -86,8 +94,10 @@ def run_scenarios(
     system = system_factory()
     plugin: EnginePlugin | None = None
     outcome = "error"
+    was_up = True
     try:
         with sigterm_raises():
+            was_up = system.is_up()
             system.up()
             context = RunContext(options, system, journal)
             context.observer.start()
@@ -105,6 +115,8 @@ def run_scenarios(
         results = plugin.results if plugin else []
         write_results(out / "results.json", meta, outcome, results, [e.to_json() for e in journal.events])
         sink.close()
+        if not was_up:
+            system.down()  # leave the machine as the run found it
         system.close()
     counts = {k: sum(r.outcome == k for r in results) for k in ("passed", "failed", "error")}
     exit_code = {"passed": ExitCode.OK, "failed": ExitCode.FAILED, "error": ExitCode.INFRASTRUCTURE,
@@ -116,9 +128,11 @@ def _pytest(planned: list[PlannedScenario], plugin: EnginePlugin, out: Path, opt
     work = out / ".pytest"
     work.mkdir(parents=True, exist_ok=True)
     (work / "pytest.ini").write_text("[pytest]\naddopts =\nfilterwarnings =\n")
-    (work / "test_scenarios.py").write_text(_test_module(planned))
+    modules = _test_modules(planned)
+    for name, text in modules.items():
+        (work / name).write_text(text)
     junit = options.junit or out / "junit.xml"
-    args = [str(work / "test_scenarios.py"), "-c", str(work / "pytest.ini"), "--rootdir", str(work),
+    args = [*(str(work / name) for name in modules), "-c", str(work / "pytest.ini"), "--rootdir", str(work),
             "-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:asyncio", "-s", "-o", "junit_family=xunit2",
             "-o", "junit_suite_name=harness", f"--junitxml={junit}"]
     for module in step_modules():

@@ -1,19 +1,21 @@
 """A running system under test: its services, the Toxiproxy in front of its dependencies, its faults.
 
-    LocalSystem.up():   toxiproxy-server (started, or reused and cleaned) -> one proxy per edge
-                        -> services as local processes, callers wired to the proxies
-    LocalSystem.reset(): remove every toxic, enable every proxy, resume paused and restart dead services
-    LocalSystem.down(): reset the network, remove the proxies, stop the services, stop the server
+    up():    toxiproxy-server (started, or reused and cleaned) -> one proxy per edge
+             -> services (local processes or containers), callers wired to the proxies
+    reset(): remove every toxic, enable every proxy, resume paused and restart dead services
+    down():  reset the network, remove the proxies, stop the services, stop the server
 
 ``harness up/down``, ``harness fault`` and the scenario engine all go through this one object, so a
-fault injected by any of them is found and undone by any other, even after a crash.
+fault injected by any of them is found and undone by any other, even after a crash. Where services
+run is a ``Backend``: local processes (signals by PID) or Docker containers (the Docker SDK).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Protocol
 
-from core.errors import ToxiproxyError
+from core.errors import ToxiproxyError, UsageError
 from core.processes import is_running
 from core.settings import HarnessSettings
 from core.supervisor import LocalSupervisor, StateFile
@@ -22,7 +24,7 @@ from faults.base import Injector
 from faults.network import NetworkInjector
 from faults.process import LocalControl
 from faults.proxies import ProxyManager, clean_stale
-from faults.service import ServiceFaultInjector
+from faults.service import ServiceControl, ServiceFaultInjector
 from faults.toxiproxy import ToxiproxyClient
 from faults.toxiproxy_server import (
     SERVICE_NAME,
@@ -35,14 +37,104 @@ from faults.toxiproxy_server import (
     stop_server,
 )
 
+BACKENDS = ("local", "docker")
 
-class LocalSystem:
-    """The topology's services as local processes, behind a Toxiproxy this harness runs."""
+
+class Backend(Protocol):
+    """Where the services run."""
+
+    @property
+    def control(self) -> ServiceControl: ...
+
+    def start_all(self) -> None: ...
+
+    def stop_all(self) -> list[str]: ...
+
+    def clean_stale(self) -> list[str]: ...
+
+    def running(self) -> set[str]: ...
+
+    def describe(self, service: str) -> str: ...
+
+    def injectors(self) -> list[Injector]: ...
+
+    def close(self) -> None: ...
+
+
+class LocalBackend:
+    """Services as local processes, started and signalled by PID (``core.supervisor``)."""
+
+    def __init__(self, supervisor: LocalSupervisor) -> None:
+        self.supervisor = supervisor
+        self.control = LocalControl(supervisor)
+
+    def start_all(self) -> None:
+        self.supervisor.start_all()
+
+    def stop_all(self) -> list[str]:
+        return self.supervisor.stop_all()
+
+    def clean_stale(self) -> list[str]:
+        return self.control.clean_stale()
+
+    def running(self) -> set[str]:
+        return set(self.supervisor.running())
+
+    def describe(self, service: str) -> str:
+        record = self.supervisor.running().get(service)
+        return f"pid {record.pid}  log {record.log}" if record else "not running"
+
+    def injectors(self) -> list[Injector]:
+        return []
+
+    def close(self) -> None:
+        pass
+
+
+class DockerServiceBackend:
+    """Services as containers with host networking (``faults.docker``)."""
+
+    def __init__(self, topology: Topology, settings: HarnessSettings, routes: Mapping[str, str],
+                 overrides: Mapping[str, Mapping[str, str]] | None) -> None:
+        from faults.docker import DockerBackend
+
+        self.docker = DockerBackend(topology, settings, routes=routes, overrides=overrides)
+        self.control = self.docker
+        self._services = set(topology.services)
+
+    def start_all(self) -> None:
+        self.docker.start_all()
+
+    def stop_all(self) -> list[str]:
+        return self.docker.stop_all()
+
+    def clean_stale(self) -> list[str]:
+        return [action.describe() for action in self.docker.clean_stale()]
+
+    def running(self) -> set[str]:
+        return set(self.docker.running())
+
+    def describe(self, service: str) -> str:
+        info = self.docker.inspect(service)
+        return f"container {info.name} ({info.status})" if info else "no container"
+
+    def injectors(self) -> list[Injector]:
+        from faults.docker_specs import ContainerFaultInjector
+
+        return [ContainerFaultInjector(self.docker, self._services)]
+
+    def close(self) -> None:
+        self.docker.close()
+
+
+class ManagedSystem:
+    """The topology's services (on a backend) behind a Toxiproxy this harness runs."""
 
     def __init__(
         self,
         topology: Topology,
         settings: HarnessSettings,
+        backend: str = "local",
         overrides: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         self.topology = topology
@@ -50,18 +142,29 @@ class LocalSystem:
         self.toxiproxy_url = f"http://{topology.host}:{api_port(settings.port_offset)}"
         self.client = ToxiproxyClient(self.toxiproxy_url)
         self.proxies = ProxyManager(self.client, topology)
-        self.supervisor = LocalSupervisor(topology, settings, routes=self.proxies.routes(), overrides=overrides)
-        self.control = LocalControl(self.supervisor)
+        routes = self.proxies.routes()
+        self.supervisor = LocalSupervisor(topology, settings, routes=routes, overrides=overrides)
+        if backend == "local":
+            self.backend: Backend = LocalBackend(self.supervisor)
+        elif backend == "docker":
+            self.backend = DockerServiceBackend(topology, settings, routes, overrides)
+        else:
+            raise UsageError(f"unknown backend {backend!r} (known: {', '.join(BACKENDS)})")
+        self.backend_name = backend
         self._server_state = StateFile(settings.state_dir / "toxiproxy.json")
         self._server: RunningServer | None = None  # the server this object started, kept to reap it
 
+    def address(self, service: str) -> str:
+        return f"http://{self.topology.host}:{self.topology.service(service).port}"
+
     def entry_url(self) -> str:
-        return self.supervisor.address(self.topology.entry)
+        return self.address(self.topology.entry)
 
     def injectors(self) -> list[Injector]:
         return [
-            ServiceFaultInjector(self.control, set(self.topology.services)),
+            ServiceFaultInjector(self.backend.control, set(self.topology.services)),
             NetworkInjector(self.client, self.topology),
+            *self.backend.injectors(),
         ]
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -70,12 +173,16 @@ class LocalSystem:
         """Start whatever is not running; return what stale faults were cleaned on the way."""
         actions = self._ensure_toxiproxy()
         self.proxies.ensure()
-        actions += self.control.clean_stale()
-        self.supervisor.start_all()
+        actions += self.backend.clean_stale()
+        self.backend.start_all()
         return actions
 
     def ensure_up(self) -> None:
         self.up()
+
+    def is_up(self) -> bool:
+        running = self.backend.running()
+        return all(name in running for name in self.topology.services) and probe(self.toxiproxy_url) is not None
 
     def reset(self) -> list[str]:
         """Remove every fault, stale or ours: toxics, disabled proxies, paused or dead services."""
@@ -84,7 +191,7 @@ class LocalSystem:
         actions += [f"removed toxic {toxic} from {proxy}" for proxy, toxic in cleanup.toxics]
         actions += [f"re-enabled proxy {proxy}" for proxy in cleanup.enabled]
         self.proxies.ensure()
-        actions += self.control.clean_stale()
+        actions += self.backend.clean_stale()
         return actions
 
     def down(self) -> list[str]:
@@ -92,7 +199,7 @@ class LocalSystem:
         if probe(self.toxiproxy_url) is not None:
             clean_stale(self.client)
             self.proxies.remove()
-        stopped = self.supervisor.stop_all()
+        stopped = self.backend.stop_all()
         record = self._server_state.load().get(SERVICE_NAME)
         if record is not None:
             if is_running(record):
@@ -102,11 +209,11 @@ class LocalSystem:
         if self._server is not None:
             self._server.stop(self.settings.stop_grace_s)
             self._server = None
-        self.client.close()
         return stopped
 
     def close(self) -> None:
         self.client.close()
+        self.backend.close()
 
     def _ensure_toxiproxy(self) -> list[str]:
         actions: list[str] = []

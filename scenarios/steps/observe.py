@@ -55,8 +55,9 @@ def since(run: RunContext, event: str) -> float:
 
 @steps.then(rf'the mode becomes "(?P<mode>[\w-]+)" within (?P<seconds>{_NUM}) seconds?')
 def mode_becomes(run: RunContext, mode: str, seconds: str) -> None:
-    """the mode becomes "MODE" within N seconds"""
-    start, bound = run.current().since("action"), float(seconds)
+    """the mode becomes "MODE" within N seconds (of the last action, or of the start)"""
+    scenario = run.current()
+    start, bound = scenario.marks.get("action", scenario.since("start")), float(seconds)
     _wait(run, lambda now: assertions.mode_becomes(run.observer.samples(), mode, start, bound, now), start + bound)
 
 
@@ -73,7 +74,8 @@ def mode_stays(run: RunContext, mode: str, seconds: str) -> None:
 def breaker_within(run: RunContext, dependency: str, state: str, seconds: str) -> None:
     """the "DEPENDENCY" breaker opens|closes|half-opens within N seconds"""
     target = {"opens": "open", "closes": "closed", "half-opens": "half-open"}[state]
-    start, bound = run.current().since("action"), float(seconds)
+    scenario = run.current()
+    start, bound = scenario.marks.get("action", scenario.since("start")), float(seconds)
     _wait(run, lambda now: assertions.breaker_reaches(_timeline(run, dependency), dependency, target, start, bound, now),
           start + bound)
 
@@ -129,15 +131,18 @@ def no_server_errors(run: RunContext) -> None:
 
 @steps.then(r'every "(?P<mode>[\w-]+)" answer carries a notice')
 def notices(run: RunContext, mode: str) -> None:
-    """every "MODE" answer carries a notice"""
-    records = run.records(since=run.current().started)
-    answers = [r for r in records if r.mode == mode]
+    """every "MODE" answer carries a notice (waiting up to 10 s for the first such answer to arrive)"""
     scenario = run.current()
     for answer in scenario.answers:  # single questions asked by steps count too
         if answer.get("mode") == mode and not answer.get("notice"):
             scenario.check(Verdict(f'every "{mode}" answer carries a notice', False, "all with a notice",
                                    f"the answer to an asked question had none: {answer.get('message', '')[:80]!r}"))
-    scenario.check(assertions.notices_present(answers, mode))
+
+    def evaluate(now: float) -> Verdict:
+        records = run.records(since=scenario.started)
+        return assertions.notices_present([r for r in records if r.mode == mode], mode)
+
+    _wait(run, evaluate, time.monotonic() + 10.0)
 
 
 @steps.then(r'the answer is in "(?P<mode>[\w-]+)" mode(?P<cache>(?: from the cache|, not from the cache))?')
