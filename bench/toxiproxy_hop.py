@@ -31,6 +31,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from core.errors import InfrastructureError
 from core.settings import PROJECT_ROOT
 from core.supervisor import free_port_offset, port_is_free
 from core.topology import DEFAULT_TOPOLOGY, Topology, load_topology
@@ -239,13 +240,17 @@ def fault_speed(lab: Lab, trials: int, latency_ms: int) -> list[dict[str, Any]]:
     return rows
 
 
-def free_offset(base: Topology) -> int:
-    """Offsets apart from the tests' and the other benchmark's, with the API port free too."""
-    for first in range(11_700, 12_500, 100):
-        offset = free_port_offset(base, start=first, stop=12_500)
+def free_offset(base: Topology, start: int = 11_200, stop: int = 11_500) -> int:
+    """An offset apart from the tests' (10_000..11_200) and the reference benchmark's (11_500..),
+    with the Toxiproxy API port free too."""
+    for offset in range(start, stop, 100):
+        try:
+            free_port_offset(base, start=offset, stop=offset + 1)
+        except InfrastructureError:
+            continue
         if port_is_free(base.host, api_port(offset)):
             return offset
-    raise RuntimeError("no free ports for the benchmark")
+    raise RuntimeError(f"no free ports for the benchmark with offsets {start}..{stop}")
 
 
 def run(requests: int, trials: int, latency_ms: int) -> dict[str, Any]:

@@ -9,6 +9,7 @@
         ├── PortInUseError            a port the topology needs is taken
         ├── ServiceStartError         a service exited or never passed its startup probe
         ├── ToxiproxyError            the Toxiproxy server is missing, unreachable or refused a call
+        │   └── (faults.toxiproxy) ToxiproxyAPIError > ToxiproxyUnreachable: an API call's status/detail
         └── DockerError               the Docker engine is missing, unreachable or refused a call
 
 The CLI prints ``str(error)`` on one line and exits with ``error.exit_code``; no traceback reaches a user.

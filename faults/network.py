@@ -406,7 +406,7 @@ class FlapHandle(PartitionHandle):
             self.error = exc
         finally:
             try:
-                if not self._transitions[-1][1]:
+                if not self.transitions[-1][1]:
                     self._set(True)
             except ToxiproxyError as exc:
                 self.error = self.error or exc

@@ -11,6 +11,7 @@ anything.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from core.topology import Topology
@@ -69,11 +70,19 @@ class StaleCleanup:
         return not self.toxics and not self.enabled
 
 
-def clean_stale(client: ToxiproxyClient) -> StaleCleanup:
-    """Remove every toxic and enable every proxy (``POST /reset``), for a server a crashed run left
-    dirty; returns what was found. Toxics added between the look and the reset go unreported."""
-    proxies = client.proxies()
-    toxics = tuple((p.name, t.name) for p in proxies.values() for t in p.toxics)
-    disabled = tuple(p.name for p in proxies.values() if not p.enabled)
-    client.reset()
+def clean_stale(client: ToxiproxyClient, only: Collection[str] | None = None) -> StaleCleanup:
+    """Remove every toxic and enable every proxy, for a server a crashed run left dirty; returns what
+    was found. By default that is one ``POST /reset`` (toxics added between the look and the reset go
+    unreported). ``only`` limits the cleanup to the named proxies, one call each, for a Toxiproxy that
+    the harness reused and that may carry other people's proxies and toxics."""
+    proxies = [p for p in client.proxies().values() if only is None or p.name in only]
+    toxics = tuple((p.name, t.name) for p in proxies for t in p.toxics)
+    disabled = tuple(p.name for p in proxies if not p.enabled)
+    if only is None:
+        client.reset()
+    else:
+        for proxy, toxic in toxics:
+            client.remove_toxic(proxy, toxic, missing_ok=True)
+        for proxy in disabled:
+            client.enable(proxy)
     return StaleCleanup(toxics=toxics, enabled=disabled)

@@ -8,8 +8,8 @@
 
 A started server is described by a ``core.processes.ProcessRecord`` (PID plus kernel start time), so
 ``harness down`` in another process, even after a crash, stops that process and never a PID that has
-since been reused. The server logs JSON lines at level ``info``: without ``LOG_LEVEL`` it logs every
-connection at debug level, which under load would grow the log faster than it helps.
+since been reused. The server logs JSON lines at level ``info`` (one line per accepted connection):
+without ``LOG_LEVEL`` it logs at trace level, every toxic pipe event, faster than anyone reads it.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import ToxiproxyError
-from core.processes import ProcessRecord, start_ticks, terminate
+from core.processes import ProcessRecord, is_running, start_ticks, terminate
 from core.supervisor import port_is_free
 
 from .toxiproxy import ToxiproxyAPIError, ToxiproxyClient, ToxiproxyUnreachable
@@ -110,11 +110,14 @@ class RunningServer:
                 pass
 
 
-def start_server(config: ServerConfig) -> RunningServer:
+def start_server(config: ServerConfig, recorded: ProcessRecord | None = None) -> RunningServer:
     """Start toxiproxy-server on ``config.host:config.port`` and wait until ``GET /version`` answers,
-    or reuse the Toxiproxy already answering there."""
+    or reuse the Toxiproxy already answering there. ``recorded`` is the record a previous ``harness up``
+    saved: when that very process still runs and answers, it stays ours (owned, stopped by ``stop``)."""
     if not port_is_free(config.host, config.port):
         version = probe(config.url)
+        if version is not None and recorded is not None and recorded.port == config.port and is_running(recorded):
+            return RunningServer(config.url, version, record=recorded)
         if version is None:
             raise ToxiproxyError(
                 f"port {config.host}:{config.port} for the Toxiproxy API is taken by something that does not "

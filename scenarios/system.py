@@ -187,7 +187,7 @@ class ManagedSystem:
     def reset(self) -> list[str]:
         """Remove every fault, stale or ours: toxics, disabled proxies, paused or dead services."""
         actions: list[str] = []
-        cleanup = clean_stale(self.client)
+        cleanup = clean_stale(self.client, only=self._proxy_names())
         actions += [f"removed toxic {toxic} from {proxy}" for proxy, toxic in cleanup.toxics]
         actions += [f"re-enabled proxy {proxy}" for proxy in cleanup.enabled]
         self.proxies.ensure()
@@ -197,7 +197,7 @@ class ManagedSystem:
     def down(self) -> list[str]:
         """Stop everything ``up`` started; faults go with it. Returns the stopped names."""
         if probe(self.toxiproxy_url) is not None:
-            clean_stale(self.client)
+            clean_stale(self.client, only=self._proxy_names())
             self.proxies.remove()
         stopped = self.backend.stop_all()
         record = self._server_state.load().get(SERVICE_NAME)
@@ -215,10 +215,14 @@ class ManagedSystem:
         self.client.close()
         self.backend.close()
 
+    def _proxy_names(self) -> list[str]:
+        return [edge.name for edge in self.topology.edges]
+
     def _ensure_toxiproxy(self) -> list[str]:
         actions: list[str] = []
         if probe(self.toxiproxy_url) is not None:
-            cleanup = clean_stale(self.client)
+            # Possibly a Toxiproxy shared with others: clean only this topology's proxies.
+            cleanup = clean_stale(self.client, only=self._proxy_names())
             actions += [f"removed stale toxic {t} from {p}" for p, t in cleanup.toxics]
             actions += [f"re-enabled stale disabled proxy {p}" for p in cleanup.enabled]
             return actions

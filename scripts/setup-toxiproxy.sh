@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Makes toxiproxy-server 2.12.0 available at .tools/bin/toxiproxy-server, built from its Go module.
 #
-# Skipped at once when a toxiproxy-server of that version is already there or on PATH. Otherwise it
-# needs Go >= 1.23, which it finds or gets without leaving the package registries:
+# Skipped at once when a toxiproxy-server of that version is already there, on PATH or named by
+# HARNESS_TOXIPROXY_BIN. Otherwise it needs Go >= 1.23, which it finds or gets without leaving the
+# package registries:
 #   go >= 1.23           used as it is
 #   go 1.21 .. 1.22      GOTOOLCHAIN=go1.23.x makes go fetch the newer toolchain through the module proxy
 #   go < 1.21 (Debian 12's golang-go is 1.19, which knows nothing of GOTOOLCHAIN)
@@ -32,6 +33,10 @@ is_wanted_version() { # the binary answers '-version' with exactly our version
   [ -x "$1" ] && [ "$("$1" -version 2>/dev/null)" = "toxiproxy-server version $VERSION" ]
 }
 
+if [ -n "${HARNESS_TOXIPROXY_BIN:-}" ] && is_wanted_version "$HARNESS_TOXIPROXY_BIN"; then
+  log "toxiproxy-server $VERSION given by HARNESS_TOXIPROXY_BIN=$HARNESS_TOXIPROXY_BIN"
+  exit 0
+fi
 if is_wanted_version "$TARGET"; then
   log "toxiproxy-server $VERSION already at $TARGET"
   exit 0
@@ -85,7 +90,9 @@ else
   log "$GO is go1.$minor (too old for GOTOOLCHAIN); fetching the $TOOLCHAIN toolchain module for $arch"
   toolchain_dir=$(GOFLAGS=-modcacherw "$GO" mod download -json "golang.org/toolchain@v0.0.1-$TOOLCHAIN.$arch" 2>>"$GO_LOG" \
     | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p') || true
-  [ -n "$toolchain_dir" ] && [ -f "$toolchain_dir/bin/go" ] || fail "could not download the $TOOLCHAIN toolchain module"
+  if [ -z "$toolchain_dir" ] || [ ! -f "$toolchain_dir/bin/go" ]; then
+    fail "could not download the $TOOLCHAIN toolchain module"
+  fi
   # Module zips do not keep executable bits; GOTOOLCHAIN restores them the same way.
   chmod +x "$toolchain_dir"/bin/* "$toolchain_dir"/pkg/tool/*/*
   GO=$toolchain_dir/bin/go

@@ -6,8 +6,10 @@ Every fault a step injects is reverted when the scenario ends, whatever happens;
 
 from __future__ import annotations
 
+import time
+
 from faults.base import FaultSpec
-from faults.network import Flap, Latency, Partition, ResetPeer, Blackhole
+from faults.network import Blackhole, Flap, Latency, Partition, ResetPeer
 from faults.service import Kill, Pause, Restart, Stop
 
 from ..context import RunContext
@@ -22,9 +24,11 @@ def inject(run: RunContext, spec: FaultSpec) -> None:
     scenario = run.current()
     # Counters before the fault, so "since the fault" assertions can work on differences.
     scenario.metrics["fault"] = scrape(run.system.entry_url() + "/metrics")
+    # The fault counts from the moment we start sending it: its effect may begin before the call returns.
+    started = time.monotonic()
     scenario.faults.inject(spec)
-    scenario.mark("fault")
-    scenario.mark("action")
+    scenario.mark("fault", started)
+    scenario.mark("action", started)
 
 
 def revert(run: RunContext, kind: str, target: str) -> bool:
@@ -33,9 +37,10 @@ def revert(run: RunContext, kind: str, target: str) -> bool:
     handle = scenario.active(kind, target)
     if handle is None:
         return False
+    started = time.monotonic()
     scenario.faults.revert(handle)
-    scenario.mark("recovery")
-    scenario.mark("action")
+    scenario.mark("recovery", started)
+    scenario.mark("action", started)
     return True
 
 

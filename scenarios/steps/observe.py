@@ -162,20 +162,23 @@ def answer_mode(run: RunContext, mode: str, cache: str | None) -> None:
 @steps.then(rf"the outage since the fault lasted between (?P<low>{_NUM}) and (?P<high>{_NUM}) seconds")
 def outage(run: RunContext, low: str, high: str) -> None:
     """the outage since the fault lasted between A and B seconds (first failed to next good answer)"""
-    records = sorted(run.records(since=run.current().since("fault")), key=lambda r: r.t)
-    first_bad = next((r for r in records if not r.ok), None)
+    fault, lo, hi = run.current().since("fault"), float(low), float(high)
     name = f"the outage lasted {low}..{high}s"
-    if first_bad is None:
-        run.current().check(Verdict(name, False, f"{low}..{high}s", "no failed request: the outage was not seen"))
-        return
-    back = next((r for r in records if r.ok and r.t > first_bad.t), None)
-    if back is None:
-        run.current().check(Verdict(name, False, f"{low}..{high}s", "no good answer after the outage", first_bad.t))
-        return
-    length = back.t - first_bad.t
-    failed = sum(not r.ok for r in records)
-    run.current().check(Verdict(name, float(low) <= length <= float(high), f"{low}..{high}s",
-                                f"{length:.2f}s ({failed} requests failed)", back.t, length))
+
+    def evaluate(now: float) -> Verdict:
+        records = sorted(run.records(since=fault), key=lambda r: r.t)
+        first_bad = next((r for r in records if not r.ok), None)
+        if first_bad is None:
+            return Verdict(name, False, f"{low}..{high}s", "no failed request: the outage was not seen", now)
+        back = next((r for r in records if r.ok and r.t > first_bad.t), None)
+        if back is None:
+            return Verdict(name, False, f"{low}..{high}s", "no good answer after the outage yet", now)
+        length = back.t - first_bad.t
+        failed = sum(not r.ok for r in records if r.t < back.t)
+        return Verdict(name, lo <= length <= hi, f"{low}..{high}s", f"{length:.2f}s ({failed} requests failed)",
+                       back.t, length)
+
+    _wait(run, evaluate, fault + hi + 5.0)
 
 
 @steps.then(rf'retries to "(?P<dependency>[\w-]+)" stayed within (?P<percent>{_NUM})% of requests since the fault')

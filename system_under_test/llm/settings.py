@@ -27,8 +27,8 @@ class LlmSettings:
     port: int = 8002
     log_level: str = "INFO"
     model: str = DEFAULT_MODEL
-    base_delay_ms: float = 20.0
-    token_delay_ms: float = 2.0
+    base_delay_ms: float = 10.0
+    token_delay_ms: float = 0.5
     default_max_tokens: int = 256
     upstream_url: str | None = None
     upstream_api_key: str | None = None

@@ -283,3 +283,17 @@ def test_proxy_manager_ensure_is_idempotent_and_keeps_live_toxics(lab: Lab, inje
         assert [t.name for t in lab.client.toxics("gateway-to-llm")] == list(handle.toxics)
     finally:
         handle.revert()
+
+
+def test_clean_stale_limited_to_our_proxies_leaves_others_alone(lab: Lab, injector: NetworkInjector) -> None:
+    """With ``only``, cleanup touches just the named proxies (a reused server may hold other work)."""
+    ours = injector.inject(Latency("vector-db", 10))
+    theirs = injector.inject(Latency("llm", 10))
+    assert isinstance(ours, ToxicHandle) and isinstance(theirs, ToxicHandle)
+    try:
+        cleanup = clean_stale(lab.client, only={"gateway-to-vector-db"})
+        assert cleanup.toxics == tuple(("gateway-to-vector-db", name) for name in ours.toxics)
+        assert lab.client.toxics("gateway-to-vector-db") == []
+        assert [t.name for t in lab.client.toxics("gateway-to-llm")] == list(theirs.toxics)
+    finally:
+        theirs.revert()

@@ -28,7 +28,7 @@ pytestmark = [pytest.mark.integration]
 
 
 def free_api_port() -> int:
-    return api_port(lab_offset(load_topology(DEFAULT_TOPOLOGY), start=11_000))
+    return api_port(lab_offset(load_topology(DEFAULT_TOPOLOGY), start=10_900))
 
 
 def config(tmp_path: Path, port: int, binary: Path | None = None) -> ServerConfig:
@@ -60,6 +60,17 @@ def test_toxiproxy_server_reuses_a_running_toxiproxy_without_owning_it(tmp_path:
         assert not second.owned and second.version == EXPECTED_VERSION
         second.stop()
         assert first.record is not None and is_running(first.record)
+    finally:
+        first.stop()
+
+
+def test_toxiproxy_server_recorded_by_a_previous_up_stays_owned(tmp_path: Path) -> None:
+    """Passing the record a previous start saved adopts that server as ours, so down can stop it."""
+    port = free_api_port()
+    first = start_server(config(tmp_path, port))
+    try:
+        again = start_server(config(tmp_path, port), recorded=first.record)
+        assert again.owned and again.record == first.record
     finally:
         first.stop()
 

@@ -20,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from core.errors import InfrastructureError
 from core.settings import PROJECT_ROOT
 from core.supervisor import free_port_offset, port_is_free
 from core.topology import DEFAULT_TOPOLOGY, Topology, load_topology
@@ -86,14 +87,17 @@ def timed_request(port: int, timeout_s: float = 2.0) -> float:
     return elapsed
 
 
-def lab_offset(base: Topology, start: int = 10_700) -> int:
-    """A port offset where every service, proxy and the Toxiproxy API port are free. It starts
-    apart from the reference-system tests' default so both can run at the same time."""
-    for first in range(start, 11_500, 100):
-        offset = free_port_offset(base, start=first)
+def lab_offset(base: Topology, start: int = 10_600, stop: int = 11_200) -> int:
+    """A port offset where every service, proxy and the Toxiproxy API port are free. The range is
+    apart from the reference-system tests' (10_000..10_500) so both can run at the same time."""
+    for offset in range(start, stop, 100):
+        try:
+            free_port_offset(base, start=offset, stop=offset + 1)
+        except InfrastructureError:
+            continue
         if port_is_free(base.host, api_port(offset)):
             return offset
-    raise RuntimeError("no free port offset for the Toxiproxy lab")
+    raise RuntimeError(f"no free port offset for the Toxiproxy lab in {start}..{stop}")
 
 
 @dataclass

@@ -445,7 +445,7 @@ def test_settings_from_env_reads_every_variable() -> None:
     assert (settings.upstream_api_key, settings.upstream_model) == ("k", "llama3")
     defaults = LlmSettings.from_env({})
     assert (defaults.host, defaults.port, defaults.model) == ("127.0.0.1", 8002, "tsubame-extractive-1")
-    assert (defaults.base_delay_ms, defaults.token_delay_ms, defaults.upstream_url) == (20.0, 2.0, None)
+    assert (defaults.base_delay_ms, defaults.token_delay_ms, defaults.upstream_url) == (10.0, 0.5, None)
 
 
 @pytest.mark.parametrize(
