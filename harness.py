@@ -107,9 +107,29 @@ def cmd_run(args: argparse.Namespace) -> int:
     options = replace(options, out_dir=out)
     print(f"running {len(planned)} scenario(s), seed {seed}, results in {out}", flush=True)
     summary = run_scenarios(options, settings, topology, lambda: ManagedSystem(topology, settings, args.backend))
+    print(render_summary(out / "results.json"))
     counts = ", ".join(f"{n} {k}" for k, n in summary.counts.items())
     print(f"{summary.outcome.upper()}: {counts}; results: {out / 'results.json'}")
     return summary.exit_code
+
+
+def render_summary(results_path: Path) -> str:
+    """The end-of-run table: one line per scenario with its outcome and key figures."""
+    import json
+
+    def num(value: object, scale: float = 1.0, unit: str = "") -> str:
+        return f"{float(value) * scale:.1f}{unit}" if isinstance(value, int | float) else "-"
+
+    data = json.loads(results_path.read_text())
+    lines = [f"{'outcome':<12} {'time':>7} {'avail':>7} {'p95':>8} {'degrade':>8} {'recover':>8}  scenario"]
+    for s in data["scenarios"]:
+        m = s["summary"]
+        lines.append(f"{s['outcome'].upper():<12} {num(s['duration_s'], unit='s'):>7} "
+                     f"{num(m['availability'], 100, '%'):>7} {num(m['p95_s'], 1000, 'ms'):>8} "
+                     f"{num(m['time_to_degrade_s'], unit='s'):>8} {num(m['time_to_recover_s'], unit='s'):>8}  {s['name']}")
+        if s["outcome"] != "passed" and s.get("message"):
+            lines.append(f"{'':<12} {s['message']}")
+    return "\n".join(lines)
 
 
 def _system(args: argparse.Namespace) -> ManagedSystem:

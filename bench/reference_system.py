@@ -37,15 +37,20 @@ def _status(sup: LocalSupervisor) -> dict[str, Any]:
     return body
 
 
-def _wait(sup: LocalSupervisor, want_mode: str, timeout_s: float = 30.0) -> None:
-    """Send single requests until the gateway reports ``want_mode`` (breakers settle under traffic)."""
-    deadline = time.monotonic() + timeout_s
+def _wait(sup: LocalSupervisor, want_mode: str, timeout_s: float = 45.0) -> float:
+    """Send requests back to back until an answer comes in ``want_mode`` and /status agrees; return
+    the seconds from the call to that first answer (the fault-to-effect time when called right after
+    a fault)."""
+    started = time.monotonic()
+    first: float | None = None
+    deadline = started + timeout_s
     while time.monotonic() < deadline:
-        httpx.post(sup.address("gateway") + "/chat", json={"message": "warm up", "user_id": "bench"},
-                   timeout=40, trust_env=False)
-        if _status(sup)["mode"] == want_mode:
-            return
-        time.sleep(0.1)
+        answer = httpx.post(sup.address("gateway") + "/chat", json={"message": "warm up", "user_id": "bench"},
+                            timeout=40, trust_env=False).json()
+        if first is None and answer.get("mode") == want_mode:
+            first = time.monotonic() - started
+        if first is not None and _status(sup)["mode"] == want_mode:
+            return first
     raise RuntimeError(f"the system did not reach {want_mode} within {timeout_s}s: {_status(sup)}")
 
 
@@ -65,13 +70,14 @@ def _row(name: str, capacity: LoadResult, paced: LoadResult, rate: float) -> dic
     return row
 
 
-def run(duration_s: float, concurrency: int, rate: float) -> list[dict[str, Any]]:
+def run(duration_s: float, concurrency: int, rate: float) -> tuple[list[dict[str, Any]], dict[str, float]]:
     bodies = [{"message": json.loads(line)["question"], "user_id": "bench"}
               for line in QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()]
     base = load_topology(DEFAULT_TOPOLOGY)
     offset = free_port_offset(base, start=11_500, stop=11_700)
     topology = base.with_port_offset(offset)
     rows: list[dict[str, Any]] = []
+    effects: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="bench-state-") as state_dir:
         settings = HarnessSettings.from_env({}).with_overrides(port_offset=offset, state_dir=Path(state_dir))
         gateway_env = {"LOG_LEVEL": "WARNING", "GATEWAY_SEED": "1"}
@@ -97,20 +103,23 @@ def run(duration_s: float, concurrency: int, rate: float) -> list[dict[str, Any]
             _wait(unpaced, "normal")
             load("normal")
             _kill(unpaced, "vector-db")
-            _wait(unpaced, "degraded-no-context")
+            effects["kill vector-db -> first degraded-no-context answer"] = _wait(unpaced, "degraded-no-context")
             load("degraded-no-context (vector-db breaker open)")
+            started = time.monotonic()
             unpaced.start_all()
-            _wait(unpaced, "normal", timeout_s=60)
+            effects["vector-db process start (startup probe passed)"] = time.monotonic() - started
+            effects["restart vector-db -> first normal answer (incl. breaker reset 30 s)"] = (
+                time.monotonic() - started + _wait(unpaced, "normal", timeout_s=60))
             asyncio.run(run_load(url, bodies, concurrency=4, duration_s=2.0))  # fill the answer cache
             _kill(unpaced, "llm")
-            _wait(unpaced, "degraded-cache-only")
+            effects["kill llm -> first degraded-cache-only answer"] = _wait(unpaced, "degraded-cache-only")
             load("degraded-cache-only (LLM breaker open)")
             _kill(unpaced, "vector-db")
-            _wait(unpaced, "static-only")
+            effects["kill vector-db too -> first static-only answer"] = _wait(unpaced, "static-only")
             load("static-only (both breakers open)")
         finally:
             unpaced.stop_all()
-    return rows
+    return rows, effects
 
 
 def render(rows: list[dict[str, Any]]) -> str:
@@ -137,10 +146,14 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50.0, help="requests per second for the paced run")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
     args = parser.parse_args()
-    rows = run(args.duration, args.concurrency, args.rate)
+    rows, effects = run(args.duration, args.concurrency, args.rate)
     print(render(rows))
+    print()
+    print("| fault | seconds |\n|---|---|")
+    for name, seconds in effects.items():
+        print(f"| {name} | {seconds:.3f} |")
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=2))
+        args.json.write_text(json.dumps({"rows": rows, "effects": effects}, indent=2))
 
 
 if __name__ == "__main__":

@@ -30,11 +30,16 @@ def window(records: Iterable[RequestRecord], since: float | None = None, until: 
     return [r for r in records if (since is None or r.t >= since) and (until is None or r.t <= until)]
 
 
+CANCELLED = "Cancelled"  # the load generator's mark for a request cut off because the harness stopped it
+
+
 def availability(records: Sequence[RequestRecord]) -> float | None:
-    """Share of requests that got a usable (HTTP 200) answer; None when there were none."""
-    if not records:
+    """Share of requests that got a usable (HTTP 200) answer; None when there were none. Requests the
+    harness itself cancelled when it stopped the load say nothing about the system and are left out."""
+    judged = [r for r in records if r.error != CANCELLED]
+    if not judged:
         return None
-    return sum(r.ok for r in records) / len(records)
+    return sum(r.ok for r in judged) / len(judged)
 
 
 def latency_percentiles(records: Sequence[RequestRecord], qs: Sequence[float] = (50, 95, 99)) -> dict[float, float | None]:

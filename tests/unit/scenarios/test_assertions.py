@@ -119,3 +119,9 @@ def test_notices_present_needs_at_least_one_answer_in_the_mode() -> None:
     answers = [req(1.0, mode="degraded-no-context", notice=True), req(2.0, mode="degraded-no-context")]
     verdict = assertions.notices_present(answers, "degraded-no-context")
     assert not verdict.passed and verdict.observed == "1 of 2 with a notice"
+
+
+def test_availability_leaves_out_requests_the_harness_cancelled() -> None:
+    """A request cut off because the load stopped is not counted against the system."""
+    records = [req(1.0), RequestRecord(2.0, 0.0, 0.1, 0, error="Cancelled")]
+    assert metrics.availability(records) == 1.0
