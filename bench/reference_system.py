@@ -108,7 +108,7 @@ def run(duration_s: float, concurrency: int, rate: float) -> tuple[list[dict[str
             started = time.monotonic()
             unpaced.start_all()
             effects["vector-db process start (startup probe passed)"] = time.monotonic() - started
-            effects["restart vector-db -> first normal answer (incl. breaker reset 30 s)"] = (
+            effects["restart vector-db -> first normal answer (waits out what is left of the 30 s breaker reset)"] = (
                 time.monotonic() - started + _wait(unpaced, "normal", timeout_s=60))
             asyncio.run(run_load(url, bodies, concurrency=4, duration_s=2.0))  # fill the answer cache
             _kill(unpaced, "llm")
