@@ -12,10 +12,25 @@ Only processes recorded in the harness's state (PID plus kernel start time) are 
 from __future__ import annotations
 
 import signal
+import time
+from collections.abc import Callable
 
 from core.errors import FaultError
 from core.processes import ProcessRecord, is_paused, is_running, signal_group, terminate, wait_gone
 from core.supervisor import LocalSupervisor
+
+
+_SIGNAL_SETTLE_S = 5.0
+
+
+def _wait_for(condition: Callable[[], bool], timeout_s: float) -> bool:
+    """Poll ``condition`` until it holds; False if it still does not after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.005)
+    return True
 
 
 class LocalControl:
@@ -39,12 +54,17 @@ class LocalControl:
         terminate(self._record(service), grace_s)
 
     def pause(self, service: str) -> None:
-        signal_group(self._record(service), signal.SIGSTOP)
+        record = self._record(service)
+        signal_group(record, signal.SIGSTOP)
+        # Signals are delivered asynchronously: return only once the kernel shows it stopped.
+        if not _wait_for(lambda: is_paused(record), _SIGNAL_SETTLE_S):
+            raise FaultError(f"service {service!r} (pid {record.pid}) did not stop on SIGSTOP")
 
     def resume(self, service: str) -> None:
         record = self._supervisor.state.load().get(service)
         if record is not None:
             signal_group(record, signal.SIGCONT)
+            _wait_for(lambda: not is_paused(record), _SIGNAL_SETTLE_S)
 
     def start(self, service: str) -> None:
         self._supervisor.ensure_running(service)

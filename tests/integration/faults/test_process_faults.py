@@ -44,6 +44,13 @@ def wait_normal(system: LocalSupervisor) -> None:
     wait_until(lambda: chat(system)["mode"] == "normal", 20, "the gateway to answer in normal mode", 0.2)
 
 
+@pytest.fixture(autouse=True)
+def starts_normal(system: LocalSupervisor) -> None:
+    """Each test starts from a normal system, whatever the previous one left."""
+    system.start_all()
+    wait_normal(system)
+
+
 def test_process_kill_degrades_and_revert_restarts(system: LocalSupervisor) -> None:
     """Killing vector-db gives degraded-no-context; the session's revert starts it again."""
     before = system.running()["vector-db"].pid
