@@ -27,10 +27,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from bench.hello import QuietServer, hello_handler
 from core.errors import InfrastructureError
 from core.settings import PROJECT_ROOT
 from core.supervisor import free_port_offset, port_is_free
@@ -48,31 +48,8 @@ BODY = b'{"status": "pass"}'
 # -- the upstream: a hello server in its own process, so the client's timing is not its GIL's ------
 
 
-class _Hello(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in two writes; with Nagle on, the body waits for a delayed ACK (40 ms).
-    disable_nagle_algorithm = True
-
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(BODY)))
-        self.end_headers()
-        self.wfile.write(BODY)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass
-
-
 def serve_upstream(port: int) -> None:
-    with _QuietServer((HOST, port), _Hello) as server:
+    with QuietServer((HOST, port), hello_handler(BODY, "application/json")) as server:
         server.serve_forever()
 
 

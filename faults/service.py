@@ -69,28 +69,20 @@ class Restart(FaultSpec):
         self._require(0 <= self.grace_s <= 300, "grace_s", f"must be within 0..300 seconds, got {self.grace_s}")
 
 
-class _StartAgain(FaultHandle):
-    """Reverted by starting the service again (after kill or stop)."""
+class _Restore(FaultHandle):
+    """Reverted by resuming the service if paused and, unless ``resume_only``, starting it if it is not
+    running (after a kill or stop)."""
 
-    def __init__(self, spec: FaultSpec, control: ServiceControl) -> None:
+    def __init__(self, spec: FaultSpec, control: ServiceControl, *, resume_only: bool = False) -> None:
         super().__init__(spec)
         self._control = control
+        self._resume_only = resume_only
 
     def _revert(self) -> None:
         if self._control.is_paused(self.spec.target):
             self._control.resume(self.spec.target)
-        if not self._control.is_running(self.spec.target):
+        if not self._resume_only and not self._control.is_running(self.spec.target):
             self._control.start(self.spec.target)
-
-
-class _ResumeAgain(FaultHandle):
-    def __init__(self, spec: FaultSpec, control: ServiceControl) -> None:
-        super().__init__(spec)
-        self._control = control
-
-    def _revert(self) -> None:
-        if self._control.is_paused(self.spec.target):
-            self._control.resume(self.spec.target)
 
 
 class ServiceFaultInjector:
@@ -111,17 +103,17 @@ class ServiceFaultInjector:
         control, target = self._control, spec.target
         if isinstance(spec, Kill):
             control.kill(target)
-            return _StartAgain(spec, control)
+            return _Restore(spec, control)
         if isinstance(spec, Stop):
             control.stop(target, spec.grace_s)
-            return _StartAgain(spec, control)
+            return _Restore(spec, control)
         if isinstance(spec, Pause):
             control.pause(target)
-            return _ResumeAgain(spec, control)
+            return _Restore(spec, control, resume_only=True)
         if isinstance(spec, Restart):
             control.stop(target, spec.grace_s)
             control.start(target)
-            return _StartAgain(spec, control)
+            return _Restore(spec, control)
         raise TypeError(f"not a service fault: {spec!r}")
 
 

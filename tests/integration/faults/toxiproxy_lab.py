@@ -16,10 +16,10 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from bench.hello import QuietServer, hello_handler
 from core.errors import InfrastructureError
 from core.settings import PROJECT_ROOT
 from core.supervisor import free_port_offset, port_is_free
@@ -31,33 +31,10 @@ HOST = "127.0.0.1"
 BODY = b"ok"
 
 
-class _Hello(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in two writes; with Nagle on, the body waits for a delayed ACK (40 ms).
-    disable_nagle_algorithm = True  # keep-alive unless the client asks to close
-
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(BODY)))
-        self.end_headers()
-        self.wfile.write(BODY)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True  # a blackholed request must not keep shutdown waiting
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # resets and dropped connections are what the tests cause on purpose
-
-
 @contextmanager
 def upstream(port: int) -> Iterator[None]:
     """A threaded hello server on ``HOST:port`` for the duration of the block."""
-    server = _QuietServer((HOST, port), _Hello)
+    server = QuietServer((HOST, port), hello_handler(BODY, "text/plain"))
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
