@@ -6,6 +6,7 @@
     harness fault   inject faults (KIND:TARGET[:PARAM=VALUE,...]), hold them, revert them
     harness run     run Gherkin resilience scenarios under load; write runs/<id>/results.json, junit.xml
     harness list    the features and scenarios a run would execute, with their tags
+    harness report  (re-)render a run directory's HTML report from its results.json
     harness doctor  check prerequisites and say how to fix what is missing
 
 Exit codes: 0 ok, 1 failed, 2 bad usage or input, 3 infrastructure could not start.
@@ -67,10 +68,19 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--junit", type=Path, default=None, help="also write JUnit XML here")
     run.add_argument("--seed", type=int, default=None, help="seed for every random choice (default: random, recorded)")
     run.add_argument("--allow-host", action="append", default=[], help="allow load to this non-loopback host")
+    report = sub.add_parser("report", help="render RUN_DIR/index.html from RUN_DIR/results.json")
+    report.add_argument("run_dir", type=Path, metavar="RUN_DIR")
     listing = sub.add_parser("list", help="features and scenarios with their tags")
     listing.add_argument("paths", nargs="*", type=Path, default=[FEATURES])
     listing.add_argument("--tags", default=None)
     return parser
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from reports.render import write_report
+
+    print(f"report: {write_report(args.run_dir)}")
+    return ExitCode.OK
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -108,6 +118,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"running {len(planned)} scenario(s), seed {seed}, results in {out}", flush=True)
     summary = run_scenarios(options, settings, topology, lambda: ManagedSystem(topology, settings, args.backend))
     print(render_summary(out / "results.json"))
+    try:
+        from reports.render import write_report
+
+        print(f"report: {write_report(out)}")
+    except Exception as exc:  # the verdict stands even if drawing it fails; say so and move on
+        print(f"harness: the HTML report could not be rendered ({type(exc).__name__}: {exc}); "
+              f"retry with 'harness report {out}'", file=sys.stderr)
     counts = ", ".join(f"{n} {k}" for k, n in summary.counts.items())
     print(f"{summary.outcome.upper()}: {counts}; results: {out / 'results.json'}")
     return summary.exit_code
@@ -235,7 +252,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 _COMMANDS = {
     "up": cmd_up, "down": cmd_down, "status": cmd_status, "doctor": cmd_doctor, "fault": cmd_fault,
-    "run": cmd_run, "list": cmd_list,
+    "run": cmd_run, "list": cmd_list, "report": cmd_report,
 }
 
 

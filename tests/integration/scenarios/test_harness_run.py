@@ -70,6 +70,7 @@ def test_run_failing_assertion_exits_1_with_evidence(tmp_path: Path, offset: int
     assert verdict["passed"] is False and "normal" in verdict["observed"]
     assert scenario["load"] and scenario["timeline"]
     assert not StateFile(tmp_path / "state" / "state.json").load(), "a run that started the system stops it"
+    assert (out / "index.html").exists(), "every run renders its report"
 
 
 def test_run_unknown_step_exits_2_and_touches_nothing(tmp_path: Path, offset: int) -> None:
@@ -115,3 +116,19 @@ def test_run_interrupted_reverts_faults_and_writes_partial_results(tmp_path: Pat
     locust = [line for line in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout.splitlines()
               if "scenarios.locust_runner" in line and str(out) in line]
     assert not locust, locust
+
+
+def test_report_command_renders_a_run_and_refuses_a_non_run(tmp_path: Path) -> None:
+    """'harness report' writes index.html for a run directory and exits 2 naming a missing results file."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "results.json").write_text(json.dumps({"schema_version": 1, "run": {}, "outcome": "passed",
+                                                      "scenarios": [], "events": []}))
+    ok = subprocess.run([sys.executable, str(PROJECT_ROOT / "harness.py"), "report", str(run_dir)],
+                        capture_output=True, text=True, timeout=120, cwd=PROJECT_ROOT)
+    assert ok.returncode == 0, ok.stderr
+    assert (run_dir / "index.html").read_text().startswith("<!DOCTYPE html>")
+    missing = subprocess.run([sys.executable, str(PROJECT_ROOT / "harness.py"), "report", str(tmp_path / "nope")],
+                             capture_output=True, text=True, timeout=120, cwd=PROJECT_ROOT)
+    assert missing.returncode == 2
+    assert "results.json" in missing.stderr and "Traceback" not in missing.stderr
