@@ -31,9 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.hello import QuietServer, hello_handler
-from core.errors import InfrastructureError
 from core.settings import PROJECT_ROOT
-from core.supervisor import free_port_offset, port_is_free
+from core.supervisor import free_port_offset
 from core.topology import DEFAULT_TOPOLOGY, Topology, load_topology
 from faults.network import Latency, NetworkInjector, Partition
 from faults.proxies import ProxyManager
@@ -217,22 +216,9 @@ def fault_speed(lab: Lab, trials: int, latency_ms: int) -> list[dict[str, Any]]:
     return rows
 
 
-def free_offset(base: Topology, start: int = 11_200, stop: int = 11_500) -> int:
-    """An offset apart from the tests' (10_000..11_200) and the reference benchmark's (11_500..),
-    with the Toxiproxy API port free too."""
-    for offset in range(start, stop, 100):
-        try:
-            free_port_offset(base, start=offset, stop=offset + 1)
-        except InfrastructureError:
-            continue
-        if port_is_free(base.host, api_port(offset)):
-            return offset
-    raise RuntimeError(f"no free ports for the benchmark with offsets {start}..{stop}")
-
-
 def run(requests: int, trials: int, latency_ms: int) -> dict[str, Any]:
     base = load_topology(DEFAULT_TOPOLOGY)
-    offset = free_offset(base)
+    offset = free_port_offset(base, start=11_200, stop=11_500)
     topology = base.with_port_offset(offset)
     with tempfile.TemporaryDirectory(prefix="bench-toxiproxy-") as tmp:
         config = ServerConfig(find_binary(PROJECT_ROOT), Path(tmp) / "toxiproxy.log", port=api_port(offset))

@@ -15,6 +15,7 @@ from pathlib import Path
 from .errors import UsageError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TOXIPROXY_API_PORT = 8474  # the default API port; like every port of a run it moves with the port offset
 
 
 @dataclass(frozen=True)

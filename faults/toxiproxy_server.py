@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import ToxiproxyError
+from core.settings import TOXIPROXY_API_PORT
 from core.processes import ProcessRecord, is_running, start_ticks, terminate
 from core.supervisor import port_is_free
 
@@ -29,7 +30,7 @@ from .toxiproxy import ToxiproxyAPIError, ToxiproxyClient, ToxiproxyUnreachable
 
 BINARY_NAME = "toxiproxy-server"
 EXPECTED_VERSION = "2.12.0"
-DEFAULT_API_PORT = 8474
+DEFAULT_API_PORT = TOXIPROXY_API_PORT
 SERVICE_NAME = "toxiproxy"  # the name its ProcessRecord carries in the harness's state file
 _SETUP_HINT = "run scripts/setup.sh (it builds toxiproxy-server into .tools/bin)"
 

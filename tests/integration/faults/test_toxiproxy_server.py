@@ -11,7 +11,7 @@ import pytest
 from core.errors import ToxiproxyError
 from core.processes import is_running
 from core.settings import PROJECT_ROOT
-from core.supervisor import port_is_free
+from core.supervisor import free_port_offset, port_is_free
 from core.topology import DEFAULT_TOPOLOGY, load_topology
 from faults.toxiproxy_server import (
     EXPECTED_VERSION,
@@ -21,14 +21,14 @@ from faults.toxiproxy_server import (
     start_server,
     stop_server,
 )
-from tests.integration.faults.toxiproxy_lab import HOST, lab_offset, upstream
+from tests.integration.faults.toxiproxy_lab import HOST, upstream
 from tests.support import wait_until
 
 pytestmark = [pytest.mark.integration]
 
 
 def free_api_port() -> int:
-    return api_port(lab_offset(load_topology(DEFAULT_TOPOLOGY), start=10_900))
+    return api_port(free_port_offset(load_topology(DEFAULT_TOPOLOGY), start=10_900, stop=11_200))
 
 
 def config(tmp_path: Path, port: int, binary: Path | None = None) -> ServerConfig:

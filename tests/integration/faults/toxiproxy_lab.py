@@ -20,9 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.hello import QuietServer, hello_handler
-from core.errors import InfrastructureError
 from core.settings import PROJECT_ROOT
-from core.supervisor import free_port_offset, port_is_free
+from core.supervisor import free_port_offset
 from core.topology import DEFAULT_TOPOLOGY, Topology, load_topology
 from faults.toxiproxy import ToxiproxyClient
 from faults.toxiproxy_server import RunningServer, ServerConfig, api_port, find_binary, start_server
@@ -64,19 +63,6 @@ def timed_request(port: int, timeout_s: float = 2.0) -> float:
     return elapsed
 
 
-def lab_offset(base: Topology, start: int = 10_600, stop: int = 11_200) -> int:
-    """A port offset where every service, proxy and the Toxiproxy API port are free. The range is
-    apart from the reference-system tests' (10_000..10_500) so both can run at the same time."""
-    for offset in range(start, stop, 100):
-        try:
-            free_port_offset(base, start=offset, stop=offset + 1)
-        except InfrastructureError:
-            continue
-        if port_is_free(base.host, api_port(offset)):
-            return offset
-    raise RuntimeError(f"no free port offset for the Toxiproxy lab in {start}..{stop}")
-
-
 @dataclass
 class Lab:
     topology: Topology
@@ -94,7 +80,7 @@ class Lab:
 def running_lab(log_dir: Path) -> Iterator[Lab]:
     """toxiproxy-server (started by the harness's lifecycle code) and one upstream per callee."""
     base = load_topology(DEFAULT_TOPOLOGY)
-    offset = lab_offset(base)
+    offset = free_port_offset(base, start=10_600, stop=11_200)
     topology = base.with_port_offset(offset)
     callees = sorted({edge.target for edge in topology.edges})
     config = ServerConfig(find_binary(PROJECT_ROOT), log_dir / "toxiproxy.log", port=api_port(offset))
