@@ -2,6 +2,9 @@
 
     results.json ──► render.write_report(run_dir) ──► html.render_report(results) ──► index.html
                                                           └── figures.scenario_figure(scenario) ──► PNG bytes
+    two results.json ──► render.write_comparison ──► compare.compare_runs ──► Comparison (regressed?)
+                                                     compare_page.render_table / render_compare_page ──► compare.html
+    results.schema.json: the contract of results.json for every other reader (schema.schema_errors checks it)
 
 The page is self-contained (inline CSS, figures as data URIs) so it can be attached to a CI run or mailed.
 """

@@ -18,24 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .figures import mode_colour, scenario_figure
-
-_OUTCOME_COLOURS = {"passed": "#1a7f37", "failed": "#cf222e", "error": "#9a6700", "interrupted": "#6e7781"}
-
-_CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2em auto;max-width:1200px;
-     padding:0 1em;color:#1f2328;line-height:1.4}
-h1{margin-bottom:.2em} h2{margin-top:2em;border-bottom:1px solid #d0d7de;padding-bottom:.2em}
-.verdict{font-size:2.4em;font-weight:700;padding:.2em .6em;border-radius:8px;color:#fff;display:inline-block}
-.counts span{margin-right:1.5em;font-size:1.1em}
-table{border-collapse:collapse;margin:.8em 0;font-size:.9em} th,td{border:1px solid #d0d7de;padding:.25em .5em;
-     text-align:left;vertical-align:top} th{background:#f6f8fa} td.num{text-align:right;font-variant-numeric:tabular-nums}
-.outcome{font-weight:700} .passed{color:#1a7f37} .failed{color:#cf222e} .error{color:#9a6700}
-.skipped,.interrupted,.running{color:#6e7781}
-.swatch{display:inline-block;width:.8em;height:.8em;border-radius:2px;margin-right:.25em;vertical-align:middle}
-img.figure{max-width:100%;height:auto;border:1px solid #d0d7de}
-pre{white-space:pre-wrap;background:#f6f8fa;padding:.5em;border-radius:4px;font-size:.85em}
-.muted{color:#6e7781}
-"""
+from .format import CSS, OUTCOME_COLOURS, millis, num, outcome_cell, outcome_span, percent, seconds
 
 
 def render_report(results: Mapping[str, Any], *, run_dir: Path | None = None) -> str:
@@ -51,8 +34,9 @@ def render_report(results: Mapping[str, Any], *, run_dir: Path | None = None) ->
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width,initial-scale=1">',
-        f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>",
+        f"<title>{escape(title)}</title><style>{CSS}</style></head><body>",
         _summary(results, scenarios),
+        _pass_rates(results.get("pass_rates") or []),
         *(_scenario(i, s, run_dir) for i, s in enumerate(scenarios, start=1)),
         _metadata(run, results, run_dir),
         "</body></html>",
@@ -69,7 +53,7 @@ def _summary(results: Mapping[str, Any], scenarios: Sequence[Mapping[str, Any]])
     for s in scenarios:
         key = str(s.get("outcome", "unknown"))
         counts[key] = counts.get(key, 0) + 1
-    colour = _OUTCOME_COLOURS.get(outcome, "#6e7781")
+    colour = OUTCOME_COLOURS.get(outcome, "#6e7781")
     rows = "\n".join(_summary_row(i, s) for i, s in enumerate(scenarios, start=1))
     return (
         "<h1>Resilience report</h1>"
@@ -86,15 +70,15 @@ def _summary_row(index: int, scenario: Mapping[str, Any]) -> str:
     cells = [
         f'<td class="num">{index}</td>',
         f'<td><a href="#scenario-{index}">{escape(str(scenario.get("name", "")))}</a></td>',
-        _outcome_cell(scenario.get("outcome")),
-        _num(_seconds(scenario.get("duration_s"))),
-        _num(_seconds(summary.get("time_to_degrade_s"))),
-        _num(_seconds(summary.get("time_to_recover_s"))),
-        _num(_percent(summary.get("availability"))),
-        _num(_millis(summary.get("p50_s"))),
-        _num(_millis(summary.get("p95_s"))),
-        _num(_millis(summary.get("p99_s"))),
-        _num(escape(str(summary.get("requests", "–")))),
+        outcome_cell(scenario.get("outcome")),
+        num(seconds(scenario.get("duration_s"))),
+        num(seconds(summary.get("time_to_degrade_s"))),
+        num(seconds(summary.get("time_to_recover_s"))),
+        num(percent(summary.get("availability"))),
+        num(millis(summary.get("p50_s"))),
+        num(millis(summary.get("p95_s"))),
+        num(millis(summary.get("p99_s"))),
+        num(escape(str(summary.get("requests", "–")))),
         f"<td>{_errors(summary.get('errors') or {})}</td>",
         f"<td>{_mode_shares(summary.get('mode_shares') or {})}</td>",
     ]
@@ -111,8 +95,28 @@ def _mode_shares(shares: Mapping[str, Any]) -> str:
     ordered = sorted(shares.items(), key=lambda kv: -float(kv[1] or 0.0))
     return "<br>".join(
         f'<span class="swatch" style="background:{mode_colour(str(mode))}"></span>{escape(str(mode))} '
-        f"{_percent(share)}" for mode, share in ordered
+        f"{percent(share)}" for mode, share in ordered
     ) or '<span class="muted">–</span>'
+
+
+def _pass_rates(rates: Iterable[Mapping[str, Any]]) -> str:
+    """A repeated run's pass rate per scenario, with its confidence interval.
+
+    One verdict of a repeated scenario says little about a flaky one; the interval says how sure the
+    rate is, so it is printed next to the rate rather than left to a tooltip.
+    """
+    rows = "".join(
+        f"<tr><td>{escape(str(r.get('name', '')))}"
+        f"<br><span class=\"muted\">{escape(str(r.get('path', '')))}:{escape(str(r.get('line', '')))}</span></td>"
+        + "".join(num(escape(str(r.get(k, "–")))) for k in ("runs", "passed", "failed", "error"))
+        + num(percent(r.get("rate")))
+        + num(f"{percent(r.get('ci_low'))} – {percent(r.get('ci_high'))}")
+        + "</tr>"
+        for r in rates
+    )
+    return ("<h2>Pass rates</h2><table><thead><tr><th>scenario</th><th>runs</th><th>passed</th><th>failed</th>"
+            "<th>error</th><th>pass rate</th><th>confidence interval</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>") if rows else ""
 
 
 # -- one scenario ----------------------------------------------------------------------------------
@@ -123,10 +127,14 @@ def _scenario(index: int, scenario: Mapping[str, Any], run_dir: Path | None) -> 
     png = base64.b64encode(scenario_figure(scenario)).decode("ascii")
     where = f"{scenario.get('feature', '')} — {scenario.get('path', '')}:{scenario.get('line', '')}"
     tags = " ".join(f"@{t}" for t in scenario.get("tags") or [])
+    # Repeated runs hold the same scenario several times: the attempt and its seed tell them apart.
+    repeat = "".join(f" · {key} {escape(str(scenario[key]))}" for key in ("attempt", "seed")
+                     if scenario.get(key) is not None)
     message = scenario.get("message")
     parts = [
-        f'<section id="scenario-{index}"><h2>{index}. {escape(name)} {_outcome_span(scenario.get("outcome"))}</h2>',
-        f'<p class="muted">{escape(where)} {escape(tags)} · started {escape(str(scenario.get("started", "")))}</p>',
+        f'<section id="scenario-{index}"><h2>{index}. {escape(name)} {outcome_span(scenario.get("outcome"))}</h2>',
+        f'<p class="muted">{escape(where)} {escape(tags)} · started {escape(str(scenario.get("started", "")))}'
+        f"{repeat}</p>",
         f"<pre>{escape(str(message))}</pre>" if message else "",
         f'<img class="figure" alt="{escape(name, quote=True)}: load, latency, errors, breakers and mode over time" '
         f'src="data:image/png;base64,{png}">',
@@ -144,7 +152,7 @@ def _steps(steps: Iterable[Mapping[str, Any]]) -> str:
         f"<tr><td class=\"num\">{escape(str(s.get('line', '')))}</td>"
         f"<td><b>{escape(str(s.get('keyword', '')))}</b> {escape(str(s.get('text', '')))}"
         + (f"<pre>{escape(str(s['message']))}</pre>" if s.get("message") else "")
-        + f"</td>{_outcome_cell(s.get('status'))}{_num(_seconds(s.get('t')))}{_num(_seconds(s.get('duration_s')))}</tr>"
+        + f"</td>{outcome_cell(s.get('status'))}{num(seconds(s.get('t')))}{num(seconds(s.get('duration_s')))}</tr>"
         for s in steps
     )
     return ("<h3>Steps</h3><table><thead><tr><th>line</th><th>step</th><th>status</th><th>at</th><th>duration</th>"
@@ -153,9 +161,9 @@ def _steps(steps: Iterable[Mapping[str, Any]]) -> str:
 
 def _verdicts(verdicts: Iterable[Mapping[str, Any]]) -> str:
     rows = "".join(
-        f"<tr>{_outcome_cell('passed' if v.get('passed') else 'failed')}<td>{escape(str(v.get('name', '')))}</td>"
+        f"<tr>{outcome_cell('passed' if v.get('passed') else 'failed')}<td>{escape(str(v.get('name', '')))}</td>"
         f"<td>{escape(str(v.get('expected', '')))}</td><td>{escape(str(v.get('observed', '')))}</td>"
-        f"{_num(_seconds(v.get('at')))}</tr>"
+        f"{num(seconds(v.get('at')))}</tr>"
         for v in verdicts
     )
     return ("<h3>Verdicts</h3><table><thead><tr><th>verdict</th><th>assertion</th><th>expected</th><th>observed</th>"
@@ -165,8 +173,8 @@ def _verdicts(verdicts: Iterable[Mapping[str, Any]]) -> str:
 def _faults(faults: Iterable[Mapping[str, Any]]) -> str:
     rows = "".join(
         f"<tr><td>{escape(str(f.get('label', '')))}</td><td>{escape(str(f.get('kind', '')))}</td>"
-        f"<td>{escape(str(f.get('target', '')))}</td>{_num(_seconds(f.get('start')))}"
-        f"{_num(_seconds(f.get('end')) if f.get('end') is not None else 'until the end')}</tr>"
+        f"<td>{escape(str(f.get('target', '')))}</td>{num(seconds(f.get('start')))}"
+        f"{num(seconds(f.get('end')) if f.get('end') is not None else 'until the end')}</tr>"
         for f in faults
     )
     return ("<h3>Faults</h3><table><thead><tr><th>fault</th><th>kind</th><th>target</th><th>from</th><th>to</th>"
@@ -180,9 +188,14 @@ def _metadata(run: Mapping[str, Any], results: Mapping[str, Any], run_dir: Path 
     rows = [("schema version", results.get("schema_version")), ("started", run.get("started")),
             ("seed", run.get("seed")), ("backend", run.get("backend")), ("topology", run.get("topology")),
             ("git commit", run.get("git_commit"))]
+    if run.get("repeat") is not None:
+        rows.append(("repeat", run["repeat"]))
     rows += [(f"version: {k}", v) for k, v in sorted((run.get("versions") or {}).items())]
     rows += [(f"machine: {k}", v) for k, v in sorted((run.get("machine") or {}).items())]
     body = "".join(f"<tr><th>{escape(k)}</th><td>{escape('–' if v is None else str(v))}</td></tr>" for k, v in rows)
+    if run.get("replay"):
+        # The one line a reader copies to reproduce the run: shown whole, first, in a code span.
+        body = f'<tr><th>replay</th><td><code id="replay">{escape(str(run["replay"]))}</code></td></tr>' + body
     logs = [run_dir / "journal.jsonl", run_dir / "junit.xml"] if run_dir is not None else []
     return (f"<h2>Run</h2><table><tbody>{body}</tbody></table>"
             + _links([(p.name, p.name) for p in logs if p.is_file()]))
@@ -203,31 +216,3 @@ def _links(links: Sequence[tuple[str, str]]) -> str:
         return ""
     items = " · ".join(f'<a href="{escape(href, quote=True)}">{escape(label)}</a>' for href, label in links)
     return f"<p>Logs: {items}</p>"
-
-
-# -- formatting ------------------------------------------------------------------------------------
-
-
-def _outcome_span(outcome: Any) -> str:
-    text = str(outcome or "unknown")
-    return f'<span class="outcome {escape(text, quote=True)}">{escape(text)}</span>'
-
-
-def _outcome_cell(outcome: Any) -> str:
-    return f"<td>{_outcome_span(outcome)}</td>"
-
-
-def _num(text: str) -> str:
-    return f'<td class="num">{text}</td>'
-
-
-def _seconds(value: Any) -> str:
-    return "–" if value is None else f"{float(value):.2f} s"
-
-
-def _millis(value: Any) -> str:
-    return "–" if value is None else f"{1000.0 * float(value):.0f} ms"
-
-
-def _percent(value: Any) -> str:
-    return "–" if value is None else f"{100.0 * float(value):.1f}%"

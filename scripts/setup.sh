@@ -43,5 +43,6 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 scripts/setup-toxiproxy.sh
+scripts/setup-chromium.sh
 if [ "${SKIP_DOCKER:-0}" != 1 ]; then scripts/setup-docker.sh; fi
 log "ready"

@@ -149,3 +149,52 @@ def test_write_report_invalid_json_raises_usage_error(tmp_path: Path) -> None:
     (tmp_path / "results.json").write_text('{"scenarios": [\n')
     with pytest.raises(UsageError, match=re.escape(str(tmp_path / "results.json")) + ":2"):
         write_report(tmp_path)
+
+
+def test_report_shows_the_replay_command_in_the_run_metadata() -> None:
+    """run.replay appears escaped in the Run table, in a code span, and run.repeat beside it."""
+    data = results()
+    data["run"].update(replay="harness run features/x.feature --seed 7 --tags 'smoke and not docker'", repeat=3)
+    page = render_report(data)
+    run_table = page[page.index("<h2>Run</h2>"):]
+    assert ('<th>replay</th><td><code id="replay">harness run features/x.feature --seed 7 '
+            "--tags &#x27;smoke and not docker&#x27;</code></td>") in run_table
+    assert "<th>repeat</th><td>3</td>" in run_table
+
+
+def test_report_without_replay_has_no_replay_row() -> None:
+    """Results from before replay existed render without an empty replay row."""
+    assert 'id="replay"' not in render_report(results())
+
+
+def test_report_shows_a_pass_rate_table_when_present() -> None:
+    """pass_rates become a table with runs, outcomes, the rate and its interval, one row per scenario."""
+    data = results()
+    data["pass_rates"] = [
+        {"name": "Vector-db killed & restarted", "feature": "Losing a dependency", "path": "features/x.feature",
+         "line": 3, "runs": 10, "passed": 7, "failed": 2, "error": 1, "rate": 0.7, "ci_low": 0.397, "ci_high": 0.892},
+        {"name": "Normal mode under steady load", "feature": "Steady", "path": "features/s.feature", "line": 5,
+         "runs": 10, "passed": 10, "failed": 0, "error": 0, "rate": 1.0, "ci_low": 0.722, "ci_high": 1.0},
+    ]
+    page = render_report(data)
+    table = page[page.index("<h2>Pass rates</h2>"):page.index('<section id="scenario-1">')]
+    rows = re.findall(r"<tr><td>.*?</tr>", table)
+    assert len(rows) == 2
+    assert "Vector-db killed &amp; restarted" in rows[0] and "features/x.feature:3" in rows[0]
+    cells = re.findall(r'<td class="num">([^<]*)</td>', rows[0])
+    assert cells == ["10", "7", "2", "1", "70.0%", "39.7% – 89.2%"]
+
+
+def test_report_without_pass_rates_has_no_pass_rate_table() -> None:
+    """A run that was not repeated shows no pass-rate section."""
+    assert "Pass rates" not in render_report(results())
+
+
+def test_report_names_the_attempt_and_seed_of_a_repeated_scenario() -> None:
+    """A scenario with attempt and seed says so under its heading, telling repeated runs apart."""
+    data = results()
+    data["scenarios"][1].update(attempt=2, seed=4242)
+    page = render_report(data)
+    section = page[page.index('<section id="scenario-2">'):]
+    assert "attempt 2 · seed 4242" in section[:section.index("<img")]
+    assert "attempt" not in page[page.index('<section id="scenario-1">'):page.index('<section id="scenario-2">')]
