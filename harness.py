@@ -8,6 +8,7 @@
     harness list    the features and scenarios a run would execute, with their tags
     harness report  (re-)render a run directory's HTML report from its results.json
     harness doctor  check prerequisites and say how to fix what is missing
+    harness bench   measure failing, degrading, recovering and the harness's own cost; print a table
 
 Exit codes: 0 ok, 1 failed, 2 bad usage or input, 3 infrastructure could not start.
 """
@@ -25,7 +26,7 @@ from core.errors import ExitCode, HarnessError, UsageError
 from core.interrupts import Terminated
 from core.settings import PROJECT_ROOT, HarnessSettings
 from core.supervisor import port_is_free
-from core.topology import DEFAULT_TOPOLOGY, load_topology
+from core.topology import DEFAULT_TOPOLOGY, Topology, load_topology
 from scenarios.system import BACKENDS, ManagedSystem
 
 
@@ -47,6 +48,10 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--backend", choices=BACKENDS, default="local", help="services as processes or containers")
         p.add_argument("--port-offset", type=int, default=None, help="add N to every port, so two systems coexist")
         p.add_argument("--state-dir", type=Path, default=None, help="where the harness keeps pids and logs")
+        p.add_argument("--env", action="append", default=[], metavar="SERVICE:NAME=VALUE",
+                       help="set an environment variable of one service, e.g. gateway:GATEWAY_VARIANT=no-fallback")
+        p.add_argument("--allow-host", action="append", default=[], metavar="HOST",
+                       help="allow load and faults to this non-loopback host (refused otherwise)")
 
     system_options(sub.add_parser("up", help="start the system under test and wait until it is ready"))
     system_options(sub.add_parser("down", help="stop everything 'up' started"))
@@ -67,20 +72,75 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=None, help="run directory (default runs/<UTC time>-<id>)")
     run.add_argument("--junit", type=Path, default=None, help="also write JUnit XML here")
     run.add_argument("--seed", type=int, default=None, help="seed for every random choice (default: random, recorded)")
-    run.add_argument("--allow-host", action="append", default=[], help="allow load to this non-loopback host")
-    report = sub.add_parser("report", help="render RUN_DIR/index.html from RUN_DIR/results.json")
-    report.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    run.add_argument("--repeat", type=int, default=1, metavar="N", help="run each scenario N times; report pass rates")
+    run.add_argument("--dry-run", action="store_true",
+                     help="check features, topology, targets and parameters; print the plan; touch nothing")
+    report = sub.add_parser(
+        "report", help="render RUN_DIR/index.html from RUN_DIR/results.json, or compare two runs",
+        description="Render RUN_DIR/index.html from RUN_DIR/results.json; or, with --compare, compare NEW_RUN "
+                    "with BASE_RUN, print a table, write an HTML page, and exit 1 when NEW regressed. "
+                    "LIMIT is seconds ('2s', '500ms', a bare number), a percentage of BASE's value ('50%%'), "
+                    "or both ('50%%,20ms': the growth must exceed both). See docs/report.md.")
+    report.add_argument("run_dir", type=Path, nargs="?", metavar="RUN_DIR")
+    report.add_argument("--compare", nargs=2, type=Path, metavar=("BASE_RUN", "NEW_RUN"),
+                        help="compare two run directories (or results.json files)")
+    report.add_argument("--out", type=Path, default=None, help="comparison page (default NEW_RUN/compare.html)")
+    report.add_argument("--max-degrade-increase", type=_limit, default=None, metavar="LIMIT",
+                        help="allowed growth of time to degrade (default 1s)")
+    report.add_argument("--max-recover-increase", type=_limit, default=None, metavar="LIMIT",
+                        help="allowed growth of time to recover (default 2s)")
+    report.add_argument("--max-availability-drop", type=float, default=None, metavar="PP",
+                        help="allowed fall of availability in percentage points (default 5)")
+    report.add_argument("--max-p95-increase", type=_limit, default=None, metavar="LIMIT",
+                        help="allowed growth of p95 latency (default 50%%,20ms)")
+    bench = sub.add_parser("bench", help="measure how fast the system fails, degrades and recovers; print a table")
+    system_options(bench)
+    bench.add_argument("--quick", action="store_true", help="shorter windows and a 5 s breaker reset (about 3-4 min)")
+    bench.add_argument("--out", type=Path, default=None, help="run directory (default runs/<UTC time>-bench-<id>)")
+    bench.add_argument("--suite-results", type=Path, default=None, metavar="RUN_DIR",
+                       help="take the suite's wall time from this run directory instead of running a suite")
     listing = sub.add_parser("list", help="features and scenarios with their tags")
     listing.add_argument("paths", nargs="*", type=Path, default=[FEATURES])
     listing.add_argument("--tags", default=None)
     return parser
 
 
-def cmd_report(args: argparse.Namespace) -> int:
-    from reports.render import write_report
+def _limit(text: str) -> object:
+    """``--max-...-increase``'s argparse type (typed ``object``: reports is imported lazily, on use)."""
+    from reports.compare import Limit
 
-    print(f"report: {write_report(args.run_dir)}")
-    return ExitCode.OK
+    try:
+        return Limit.parse(text)
+    except UsageError as exc:  # argparse then names the option and exits 2
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from reports.compare import Thresholds
+    from reports.compare_page import render_table
+    from reports.render import write_comparison, write_report
+
+    if args.compare is None:
+        if args.run_dir is None:
+            raise UsageError("report: give RUN_DIR, or --compare BASE_RUN NEW_RUN")
+        compare_only = ("out", "max_degrade_increase", "max_recover_increase", "max_availability_drop",
+                        "max_p95_increase")
+        given = [f"--{name.replace('_', '-')}" for name in compare_only if getattr(args, name) is not None]
+        if given:
+            raise UsageError(f"report: {', '.join(given)} only go with --compare")
+        print(f"report: {write_report(args.run_dir)}")
+        return ExitCode.OK
+    if args.run_dir is not None:
+        raise UsageError("report: give either RUN_DIR or --compare BASE_RUN NEW_RUN, not both")
+    chosen = {"degrade": args.max_degrade_increase, "recover": args.max_recover_increase,
+              "availability_drop_pp": args.max_availability_drop, "p95": args.max_p95_increase}
+    thresholds = replace(Thresholds(), **{k: v for k, v in chosen.items() if v is not None})
+    comparison, page = write_comparison(args.compare[0], args.compare[1], thresholds, args.out)
+    print(render_table(comparison))
+    print(f"comparison: {page}")
+    return ExitCode.FAILED if comparison.regressed else ExitCode.OK
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -102,20 +162,33 @@ def cmd_run(args: argparse.Namespace) -> int:
     from scenarios.context import RunOptions
     from scenarios.runner import new_run_dir, plan_run, run_scenarios
 
-    settings = HarnessSettings.from_env().with_overrides(port_offset=args.port_offset, state_dir=args.state_dir)
-    topology = load_topology(args.topology).with_port_offset(settings.port_offset)
+    settings = _settings(args)
+    topology = _topology(args, settings)
     if args.users is not None and args.users < 1:
         raise UsageError(f"--users must be at least 1, got {args.users}")
+    if not 1 <= args.repeat <= 1000:
+        raise UsageError(f"--repeat must be within 1..1000, got {args.repeat}")
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
     options = RunOptions(features=tuple(args.paths), out_dir=Path("."), tags=args.tags, backend=args.backend,
                          users=args.users, workers=args.workers, seed=seed, junit=args.junit,
-                         allow_hosts=frozenset(args.allow_host))
+                         allow_hosts=frozenset(args.allow_host), repeat=args.repeat,
+                         replay=replay_command(args, seed))
     planned = plan_run(options)  # bad features or steps: exit 2 before anything starts
+    from scenarios.preview import PreviewContext, plan_scenarios, render
+    from scenarios.steps import vocabulary
+
+    # Fault parameters and targets, load sizes: exit 2 naming file:line, before anything starts.
+    plans = plan_scenarios(planned, vocabulary(), PreviewContext(topology, args.users, frozenset(args.allow_host)))
+    if args.dry_run:
+        print(render(plans))
+        print(f"dry run: nothing was started or changed; with --repeat {args.repeat} each scenario runs "
+              f"{args.repeat} time(s); replay: {options.replay}")
+        return ExitCode.OK
     out = args.out if args.out is not None else new_run_dir(settings.project_root / "runs")
     from dataclasses import replace
 
     options = replace(options, out_dir=out)
-    print(f"running {len(planned)} scenario(s), seed {seed}, results in {out}", flush=True)
+    print(f"running {len(planned)} scenario(s) x {args.repeat}, seed {seed}, results in {out}", flush=True)
     summary = run_scenarios(options, settings, topology, lambda: ManagedSystem(topology, settings, args.backend))
     print(render_summary(out / "results.json"))
     try:
@@ -128,6 +201,49 @@ def cmd_run(args: argparse.Namespace) -> int:
     counts = ", ".join(f"{n} {k}" for k, n in summary.counts.items())
     print(f"{summary.outcome.upper()}: {counts}; results: {out / 'results.json'}")
     return summary.exit_code
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from bench.profile import FULL, QUICK
+    from bench.runner import BenchOptions, new_bench_dir, run_bench
+    from bench.table import render_table
+    from reports.bench import write_bench_page
+
+    if args.suite_results is not None and not (args.suite_results / "results.json").is_file():
+        raise UsageError(f"--suite-results: {args.suite_results} has no results.json")
+    settings = HarnessSettings.from_env()
+    out = args.out if args.out is not None else new_bench_dir(settings.project_root / "runs")
+    options = BenchOptions(profile=QUICK if args.quick else FULL, topology_path=args.topology, backend=args.backend,
+                           out_dir=out, port_offset=args.port_offset, state_dir=args.state_dir,
+                           suite_results=args.suite_results, env=tuple(args.env),
+                           command="harness " + " ".join(sys.argv[1:]))
+    print(f"bench ({options.profile.name}), results in {out}", flush=True)
+    document = run_bench(options, settings, lambda line: print(f"bench: {line}", flush=True))
+    print(render_table(document["figures"]))
+    print(f"bench.json: {out / 'bench.json'}")
+    print(f"report: {write_bench_page(out)}")
+    return ExitCode.OK
+
+
+def replay_command(args: argparse.Namespace, seed: int) -> str:
+    """The command line that runs the same scenarios with the same seed and options (not the output paths)."""
+    import shlex
+
+    words = ["harness", "run", *(str(p) for p in args.paths), "--seed", str(seed)]
+    if args.topology != DEFAULT_TOPOLOGY:
+        words += ["--topology", str(args.topology)]
+    for flag, value in (("--tags", args.tags), ("--users", args.users), ("--backend", args.backend)):
+        if value is not None and not (flag == "--backend" and value == "local"):
+            words += [flag, str(value)]
+    if args.workers:
+        words += ["--workers", str(args.workers)]
+    if args.repeat > 1:
+        words += ["--repeat", str(args.repeat)]
+    for assignment in args.env:
+        words += ["--env", assignment]
+    for host in args.allow_host:
+        words += ["--allow-host", host]
+    return shlex.join(words)
 
 
 def render_summary(results_path: Path) -> str:
@@ -146,13 +262,31 @@ def render_summary(results_path: Path) -> str:
                      f"{num(m['time_to_degrade_s'], unit='s'):>8} {num(m['time_to_recover_s'], unit='s'):>8}  {s['name']}")
         if s["outcome"] != "passed" and s.get("message"):
             lines.append(f"{'':<12} {s['message']}")
+    rates = data.get("pass_rates")
+    if rates:
+        lines.append(f"{'pass rate':>12} {'95% CI':>13} {'runs':>5} {'fail':>5} {'error':>5}  scenario")
+        for r in rates:
+            lines.append(f"{r['rate'] * 100:>11.0f}% {r['ci_low'] * 100:>5.0f}-{r['ci_high'] * 100:.0f}%   "
+                         f"{r['runs']:>5} {r['failed']:>5} {r['error']:>5}  {r['name']}")
     return "\n".join(lines)
 
 
+def _settings(args: argparse.Namespace) -> HarnessSettings:
+    return HarnessSettings.from_env().with_overrides(port_offset=args.port_offset, state_dir=args.state_dir)
+
+
+def _topology(args: argparse.Namespace, settings: HarnessSettings) -> Topology:
+    """The topology file with the run's --env assignments and port offset applied, its host checked."""
+    from core.safety import check_host
+
+    topology = load_topology(args.topology).with_env(args.env).with_port_offset(settings.port_offset)
+    check_host(topology.host, args.allow_host, f"load and faults (host of {topology.path})")
+    return topology
+
+
 def _system(args: argparse.Namespace) -> ManagedSystem:
-    settings = HarnessSettings.from_env().with_overrides(port_offset=args.port_offset, state_dir=args.state_dir)
-    topology = load_topology(args.topology).with_port_offset(settings.port_offset)
-    return ManagedSystem(topology, settings, args.backend)
+    settings = _settings(args)
+    return ManagedSystem(_topology(args, settings), settings, args.backend)
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -183,6 +317,9 @@ def cmd_fault(args: argparse.Namespace) -> int:
     if args.duration is not None and args.duration <= 0:
         raise UsageError(f"--duration must be positive, got {args.duration}")
     system = _system(args)
+    from dataclasses import replace
+
+    specs = [replace(spec, target=system.topology.canonical(spec.target)) for spec in specs]  # aliases
     for spec in specs:
         check_target(system.topology, spec)
     if not system.backend.running():
@@ -252,7 +389,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 _COMMANDS = {
     "up": cmd_up, "down": cmd_down, "status": cmd_status, "doctor": cmd_doctor, "fault": cmd_fault,
-    "run": cmd_run, "list": cmd_list, "report": cmd_report,
+    "run": cmd_run, "list": cmd_list, "report": cmd_report, "bench": cmd_bench,
 }
 
 

@@ -58,6 +58,9 @@ class Service:
     probes: Probes = field(default_factory=Probes)
     docker: DockerSpec | None = None
     startup_timeout_s: float = 30.0
+    # Other names features may use for this service, e.g. a user's "search" service that plays the
+    # "vector-db" role of the bundled features.
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,17 @@ class Topology:
             known = ", ".join(sorted(self.services))
             raise ConfigError(str(self.path), f"unknown service {name!r} (known: {known})") from None
 
+    def canonical(self, name: str) -> str:
+        """The service or edge ``name`` means: itself, or the service that has it as an alias."""
+        if name in self.services or any(edge.name == name for edge in self.edges):
+            return name
+        owners = [s.name for s in self.services.values() if name in s.aliases]
+        return owners[0] if len(owners) == 1 else name
+
+    def resolve(self, name: str) -> str:
+        """The service ``name`` (or an alias of it) refers to; ``ConfigError`` listing the known ones."""
+        return self.service(self.canonical(name)).name
+
     def start_order(self) -> list[Service]:
         """Dependencies before the services that call them, so each starts against a live callee."""
         order: list[str] = []
@@ -126,6 +140,22 @@ class Topology:
         topo = replace(self, services=services, edges=edges)
         topo._check_ports()
         return topo
+
+    def with_env(self, assignments: list[str]) -> Topology:
+        """The same system with ``SERVICE:NAME=VALUE`` assignments added to services' environments.
+
+        How a run picks a variant or shrinks a timeout without editing the topology file, e.g.
+        ``--env gateway:GATEWAY_VARIANT=no-fallback``. A bad assignment is a ``ConfigError``.
+        """
+        services = dict(self.services)
+        for text in assignments:
+            target, sep, rest = text.partition(":")
+            name, eq, value = rest.partition("=")
+            if not sep or not eq or not _ENV_NAME.match(name):
+                raise ConfigError("--env", f"{text!r} is not SERVICE:NAME=VALUE")
+            service = self.resolve(target)
+            services[service] = replace(services[service], env={**services[service].env, name: value})
+        return replace(self, services=services)
 
     def _check_ports(self) -> None:
         seen: dict[int, str] = {}
@@ -228,6 +258,13 @@ def load_topology(path: Path | str = DEFAULT_TOPOLOGY) -> Topology:
     services = {key: _service(r, key, node) for key, node in r.mapping(services_node, "services").items()}
     if not services:
         raise r.fail(services_node, "services: at least one service is needed")
+    claimed: dict[str, str] = {}
+    for service in services.values():
+        for alias in service.aliases:
+            if alias in services or alias in claimed:
+                other = alias if alias in services else claimed[alias]
+                raise r.fail(services_node, f"services.{service.name}.aliases: {alias!r} already names {other}")
+            claimed[alias] = service.name
     entry_node = r.require(top, "entry", "topology", root)
     entry = r.string(entry_node, "entry")
     if entry not in services:
@@ -257,7 +294,7 @@ def _service(r: _Reader, name: str, node: yaml.Node) -> Service:
     if not _NAME.match(name):
         raise r.fail(node, f"{what}: service names are lowercase letters, digits and '-'")
     items = r.mapping(node, what)
-    r.only(items, {"port", "command", "env", "probes", "docker", "startup_timeout_s"}, what, node)
+    r.only(items, {"port", "command", "env", "probes", "docker", "startup_timeout_s", "aliases"}, what, node)
     port = r.integer(r.require(items, "port", what, node), f"{what}.port", 1, 65535)
     command = r.strings(r.require(items, "command", what, node), f"{what}.command")
     env: dict[str, str] = {}
@@ -283,7 +320,13 @@ def _service(r: _Reader, name: str, node: yaml.Node) -> Service:
             dockerfile=r.string(d["dockerfile"], f"{what}.docker.dockerfile") if "dockerfile" in d else None,
         )
     timeout = r.number(items["startup_timeout_s"], f"{what}.startup_timeout_s") if "startup_timeout_s" in items else 30.0
-    return Service(name, port, command, env, probes, docker, timeout)
+    aliases: tuple[str, ...] = ()
+    if "aliases" in items:
+        aliases = r.strings(items["aliases"], f"{what}.aliases")
+        for alias, alias_node in zip(aliases, items["aliases"].value, strict=True):
+            if not _NAME.match(alias):
+                raise r.fail(alias_node, f"{what}.aliases: {alias!r} is not a valid service name")
+    return Service(name, port, command, env, probes, docker, timeout, aliases)
 
 
 def _edge(r: _Reader, node: yaml.Node, services: dict[str, Service]) -> Edge:

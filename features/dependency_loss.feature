@@ -9,8 +9,8 @@ Feature: Losing a dependency
     When the "vector-db" service is killed
     Then the mode becomes "degraded-no-context" within 5 seconds
     And the "vector-db" breaker opens within 5 seconds
-    And every "degraded-no-context" answer carries a notice
     And no request returned a server error
+    And every "degraded-no-context" answer carries a notice
     When the "vector-db" service is restarted
     Then the mode becomes "normal" within 40 seconds
     And the "vector-db" breaker went through "closed, open, half-open, closed"

@@ -17,6 +17,7 @@ Feature: Hung processes, the gateway itself, and load spikes
     And the "gateway" service is restarted
     Then the mode becomes "normal" within 30 seconds
     And the outage since the fault lasted between 1 and 30 seconds
+    And no request returned a server error
 
   @smoke
   Scenario: A load spike of five times the users

@@ -51,3 +51,29 @@ Feature: Network faults between the gateway and its dependencies
     And 15 seconds pass
     Then at least 99% of requests succeeded since the fault
     And the mode stays "normal" for 15 seconds
+    And retries to "llm" stayed within 20% of requests since the fault
+
+  Scenario: Vector-db hangs, then resets, at low traffic: the deadline, not the breaker, bounds the wait
+    A peer that holds each request 2.5 s and then resets it invites retries. At two users the breaker
+    needs several failures to open; until then only the request deadline keeps three attempts from
+    holding a user for 7.5 s.
+    Given the system is running in "normal" mode
+    And a steady load of 2 users
+    When "vector-db" resets 100% of connections after 2500 ms
+    Then the mode becomes "degraded-no-context" within 12 seconds
+    When 10 seconds pass
+    Then no request since the fault took longer than 5000 ms
+    And no request returned a server error
+    When all faults are removed
+    Then the mode becomes "normal" within 40 seconds
+
+  Scenario: LLM answers cut off mid-way: retries stay within their budget
+    Each connection to the LLM is closed once it has carried 3 KB, so about a quarter of the answers
+    break off. Every such failure is worth a retry, but retries may add only about a tenth to the
+    LLM's load, not a quarter.
+    Given the system is running in "normal" mode
+    And a steady load of 6 users
+    When connections to "llm" are cut after 3 KB
+    And 20 seconds pass
+    Then retries to "llm" stayed within 18% of requests since the fault
+    And at least 99% of requests succeeded since the fault

@@ -139,6 +139,17 @@ def latency_below(records: Sequence[RequestRecord], q: float, max_s: float, labe
     return Verdict(name, value < max_s, f"< {max_s * 1000:g} ms", observed, records[-1].t, value)
 
 
+def slowest_below(records: Sequence[RequestRecord], max_s: float, label: str) -> Verdict:
+    """No request, answered or not, took longer than ``max_s``: the bound a request deadline promises."""
+    name = f"no request {label} took longer than {max_s * 1000:g} ms".replace("  ", " ")
+    if not records:
+        return Verdict(name, False, f"<= {max_s * 1000:g} ms", "no requests")
+    slowest = max(records, key=lambda r: r.latency_s)
+    value = slowest.latency_s
+    observed = f"slowest {value * 1000:.1f} ms of {len(records)} requests"
+    return Verdict(name, value <= max_s, f"<= {max_s * 1000:g} ms", observed, slowest.t, value)
+
+
 def no_server_errors(records: Sequence[RequestRecord]) -> Verdict:
     """No request got a 5xx answer."""
     errors = [r for r in records if r.server_error]

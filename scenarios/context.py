@@ -72,6 +72,8 @@ class RunOptions:
     seed: int = 0
     junit: Path | None = None
     allow_hosts: frozenset[str] = frozenset()
+    repeat: int = 1  # runs of each scenario, for pass rates
+    replay: str = ""  # the command that replays this run, recorded in results.json
 
 
 @dataclass
@@ -81,6 +83,7 @@ class ScenarioRun:
     started: float
     faults: FaultSession
     records_dir: Path
+    seed: int = 0  # drives this scenario's random choices (load behaviour)
     marks: dict[str, float] = field(default_factory=dict)
     verdicts: list[Verdict] = field(default_factory=list)
     answers: list[dict[str, Any]] = field(default_factory=list)
@@ -139,6 +142,23 @@ class RunContext:
             self._records.extend(self._reader.read_new())
         return [r for r in self._records if (since is None or r.t >= since) and (until is None or r.t <= until)]
 
+    def records_now(self, since: float | None = None, until: float | None = None,
+                    settle_s: float = 2.0) -> list[RequestRecord]:
+        """Like ``records``, once every request that completed before this call has been read.
+
+        The load writes a record when a request completes and flushes every 0.1 s, so a check made a
+        few milliseconds after a fault would judge only the requests that finished before it. Waiting
+        for the first record of a request *started* after this call orders the two: everything that
+        completed earlier is flushed before it. Bounded by ``settle_s`` (no load, a stalled system).
+        """
+        now = time.monotonic()
+        deadline = now + settle_s
+        while time.monotonic() < deadline and self.load is not None and self.load.returncode is None:
+            if any(r.t >= now for r in self.records(since=now)):
+                break
+            time.sleep(0.02)
+        return self.records(since=since, until=until)
+
     # -- load --------------------------------------------------------------------------------------
 
     def start_load(self, users: int) -> None:
@@ -146,7 +166,7 @@ class RunContext:
         users = self.options.users or users
         if self.load is None:
             spec = LoadSpec(host=self.system.entry_url(), users=users, spawn_rate=max(users, 1) * 2.0,
-                            workers=self.options.workers, seed=self.options.seed,
+                            workers=self.options.workers, seed=self.current().seed,
                             allow_hosts=self.options.allow_hosts)
             self.load = LoadDriver(spec, self.current().records_dir)
             self.load.start()

@@ -8,6 +8,7 @@ unknown step is reported before the system is touched, not minutes into a run.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,9 @@ from pytest_bdd.parser import Feature, FeatureParser, ScenarioTemplate
 from core.errors import ConfigError, UsageError
 
 from .vocabulary import StepEntry
+
+
+_FILE_LINE = re.compile(r"^(?P<file>.+\.feature):(?P<line>\d+)$")
 
 
 @dataclass(frozen=True)
@@ -80,17 +84,36 @@ def tag_filter(expression: str | None) -> Expression | None:
         raise UsageError(f"--tags {expression!r}: {exc.msg} (column {exc.offset})") from None
 
 
+def _at_line(path: Path) -> tuple[Path, int | None]:
+    """``features/x.feature:47`` -> (the file, 47): one scenario, by the line of its title (or inside it)."""
+    match = _FILE_LINE.match(str(path))
+    if match is None or path.exists():
+        return path, None
+    return Path(match["file"]), int(match["line"])
+
+
 def plan(paths: Sequence[Path], tags: str | None = None) -> list[PlannedScenario]:
-    """Every selected scenario of the features under ``paths``, with background steps included."""
+    """Every selected scenario of the features under ``paths``, with background steps included.
+
+    A path may end in ``:LINE`` to pick the one scenario written at (or spanning) that line.
+    """
     selector = tag_filter(tags)
     planned: list[PlannedScenario] = []
-    for path in feature_files(paths):
-        feature = parse_feature(path)
-        for template in feature.scenarios.values():
-            scenario_tags = frozenset(feature.tags | template.tags)
-            if selector is not None and not selector.evaluate(_TagMatcher(scenario_tags)):
-                continue
-            planned.append(_planned(path, feature, template, scenario_tags))
+    for given in paths:
+        path, line = _at_line(given)
+        for file in feature_files([path]):
+            feature = parse_feature(file)
+            chosen = list(feature.scenarios.values())
+            if line is not None:
+                starts = [t for t in chosen if t.line_number <= line]
+                if not starts:
+                    raise UsageError(f"{file}:{line}: no scenario at or before this line")
+                chosen = [max(starts, key=lambda t: t.line_number)]
+            for template in chosen:
+                scenario_tags = frozenset(feature.tags | template.tags)
+                if selector is not None and not selector.evaluate(_TagMatcher(scenario_tags)):
+                    continue
+                planned.append(_planned(file, feature, template, scenario_tags))
     return planned
 
 

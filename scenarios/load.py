@@ -24,7 +24,6 @@ group (workers included) if the polite way does not work.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import queue
@@ -42,6 +41,7 @@ from urllib.parse import urlsplit
 
 from core.errors import HarnessError, InfrastructureError, UsageError
 from core.processes import ProcessRecord, is_running, start_ticks, terminate, wait_gone
+from core.safety import check_host as check_allowed
 from scenarios.records import RequestRecord
 
 MAX_USERS = 1000
@@ -63,24 +63,9 @@ def host_of(url: str) -> str:
     return host
 
 
-def is_loopback(host: str) -> bool:
-    """True for localhost, 127.0.0.0/8 and ::1; names other than localhost are not resolved."""
-    if host.lower() in {"localhost", "localhost."}:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check_host(url: str, allow_hosts: Iterable[str] = ()) -> None:
     """Refuse a load target that is not on this machine, unless it was allowed by name."""
-    host = host_of(url)
-    if not is_loopback(host) and host not in set(allow_hosts):
-        raise UsageError(
-            f"refusing to send load to {host!r}: only loopback hosts (127.0.0.0/8, localhost, ::1) "
-            f"are allowed unless the host is explicitly allowed"
-        )
+    check_allowed(host_of(url), allow_hosts, "load")
 
 
 @dataclass(frozen=True)

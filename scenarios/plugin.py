@@ -19,7 +19,7 @@ from core.journal import Journal
 
 from .context import RunContext, ScenarioFailed, ScenarioRun
 from .records import FaultWindow
-from .results import ScenarioResult, StepResult
+from .results import ScenarioResult, StepResult, scenario_seed
 from faults.session import FaultSession
 
 
@@ -41,15 +41,20 @@ class EnginePlugin:
     def pytest_bdd_before_scenario(self, request: Any, feature: Any, scenario: Any) -> None:
         ctx = self.context
         index = len(self.results) + 1
-        result = ScenarioResult(scenario.name, feature.name, str(feature.filename), scenario.line_number,
-                                sorted(scenario.tags | feature.tags), time.monotonic(), time.time())
+        path = str(feature.filename)
+        attempt = 1 + sum(r.path == path and r.line == scenario.line_number for r in self.results)
+        seed = scenario_seed(ctx.options.seed, attempt)
+        result = ScenarioResult(scenario.name, feature.name, path, scenario.line_number,
+                                sorted(scenario.tags | feature.tags), time.monotonic(), time.time(),
+                                attempt=attempt, seed=seed)
         self.results.append(result)
         self._current = result
         faults = FaultSession(ctx.system.injectors(), ctx.journal)
         faults.__enter__()
         records_dir = self.records_root / f"{index:02d}"
-        ctx.begin(ScenarioRun(scenario.name, feature.name, result.started, faults, records_dir))
-        ctx.journal.record("scenario_started", name=scenario.name, feature=feature.name, index=index)
+        ctx.begin(ScenarioRun(scenario.name, feature.name, result.started, faults, records_dir, seed=seed))
+        ctx.journal.record("scenario_started", name=scenario.name, feature=feature.name, index=index,
+                           attempt=attempt, seed=seed)
 
     def pytest_bdd_after_scenario(self, request: Any, feature: Any, scenario: Any) -> None:
         ctx, result = self.context, self._current

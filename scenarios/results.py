@@ -12,7 +12,9 @@ Times inside a scenario are seconds since that scenario started (``t``), plus wa
 from __future__ import annotations
 
 import json
+import math
 import os
+import random
 import platform
 import subprocess
 from dataclasses import dataclass, field
@@ -60,6 +62,8 @@ class ScenarioResult:
     samples: list[StatusSample] = field(default_factory=list)
     records: list[RequestRecord] = field(default_factory=list)
     marks: dict[str, float] = field(default_factory=dict)
+    attempt: int = 1
+    seed: int = 0
 
     @property
     def duration_s(self) -> float:
@@ -84,7 +88,7 @@ class ScenarioResult:
         o = self.started
         return {
             "name": self.name, "feature": self.feature, "path": self.path, "line": self.line, "tags": self.tags,
-            "outcome": self.outcome, "message": self.message,
+            "outcome": self.outcome, "message": self.message, "attempt": self.attempt, "seed": self.seed,
             "started": datetime.fromtimestamp(self.started_wall, UTC).isoformat(timespec="milliseconds"),
             "duration_s": round(self.duration_s, 3),
             "marks": {k: round(v - o, 3) for k, v in self.marks.items()},
@@ -149,10 +153,45 @@ def run_metadata(seed: int, backend: str, topology: str, project_root: Path) -> 
     }
 
 
+def scenario_seed(run_seed: int, attempt: int) -> int:
+    """The seed of a scenario's ``attempt``: the run's seed for the first, derived ones after it.
+
+    So ``harness run FILE:LINE --seed S`` with a scenario's recorded seed replays that very attempt.
+    """
+    return run_seed if attempt == 1 else random.Random(f"{run_seed}:{attempt}").randrange(2**31)
+
+
+def wilson_interval(passed: int, runs: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval (95% by default) of a pass rate: honest at 0/N and N/N, unlike p±σ."""
+    if runs == 0:
+        return 0.0, 1.0
+    p = passed / runs
+    centre = (p + z * z / (2 * runs)) / (1 + z * z / runs)
+    half = z * math.sqrt(p * (1 - p) / runs + z * z / (4 * runs * runs)) / (1 + z * z / runs)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def pass_rates(scenarios: list[ScenarioResult]) -> list[dict[str, Any]]:
+    """Per scenario (by file and line): runs, outcomes, pass rate and its 95% Wilson interval."""
+    groups: dict[tuple[str, int], list[ScenarioResult]] = {}
+    for s in scenarios:
+        groups.setdefault((s.path, s.line), []).append(s)
+    out = []
+    for (path, line), group in groups.items():
+        counts = {k: sum(r.outcome == k for r in group) for k in ("passed", "failed", "error")}
+        low, high = wilson_interval(counts["passed"], len(group))
+        out.append({"name": group[0].name, "feature": group[0].feature, "path": path, "line": line,
+                    "runs": len(group), **counts, "rate": round(counts["passed"] / len(group), 4),
+                    "ci_low": round(low, 4), "ci_high": round(high, 4)})
+    return out
+
+
 def write_results(path: Path, run: dict[str, Any], outcome: str, scenarios: list[ScenarioResult],
                   events: list[dict[str, Any]]) -> None:
-    data = {"schema_version": SCHEMA_VERSION, "run": run, "outcome": outcome,
-            "scenarios": [s.to_json() for s in scenarios], "events": events}
+    data: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "run": run, "outcome": outcome,
+                            "scenarios": [s.to_json() for s in scenarios], "events": events}
+    if int(run.get("repeat", 1)) > 1:
+        data["pass_rates"] = pass_rates(scenarios)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False, default=str))

@@ -70,13 +70,15 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:60] or "scenario"
 
 
-def _test_modules(planned: list[PlannedScenario]) -> dict[str, str]:
-    """One generated test module per feature file (JUnit's class name), one test per scenario."""
+def _test_modules(planned: list[PlannedScenario], repeat: int = 1) -> dict[str, str]:
+    """One generated test module per feature file (JUnit's class name), one test per scenario run."""
     modules: dict[str, list[str]] = {}
     for i, s in enumerate(planned, 1):
         lines = modules.setdefault(f"test_{_slug(s.path.stem)}.py", ["from pytest_bdd import scenario", ""])
-        lines += [f"@scenario({str(s.path.resolve())!r}, {s.name!r})",
-                  f"def test_{i:03d}_{_slug(s.name)}() -> None:", "    pass", ""]
+        for attempt in range(1, repeat + 1):
+            suffix = f"_run{attempt}" if repeat > 1 else ""
+            lines += [f"@scenario({str(s.path.resolve())!r}, {s.name!r})",
+                      f"def test_{i:03d}_{_slug(s.name)}{suffix}() -> None:", "    pass", ""]
     return {name: "\n".join(lines) for name, lines in modules.items()}
 
 
@@ -90,7 +92,8 @@ def run_scenarios(
     journal = Journal()
     sink = JsonlSink(out / "journal.jsonl")
     journal.subscribe(sink)
-    meta = run_metadata(options.seed, options.backend, str(topology.path), settings.project_root)
+    meta = {**run_metadata(options.seed, options.backend, str(topology.path), settings.project_root),
+            "repeat": options.repeat, "replay": options.replay}
     system = system_factory()
     plugin: EnginePlugin | None = None
     outcome = "error"
@@ -128,7 +131,7 @@ def _pytest(planned: list[PlannedScenario], plugin: EnginePlugin, out: Path, opt
     work = out / ".pytest"
     work.mkdir(parents=True, exist_ok=True)
     (work / "pytest.ini").write_text("[pytest]\naddopts =\nfilterwarnings =\n")
-    modules = _test_modules(planned)
+    modules = _test_modules(planned, options.repeat)
     for name, text in modules.items():
         (work / name).write_text(text)
     junit = options.junit or out / "junit.xml"

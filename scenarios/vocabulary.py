@@ -16,13 +16,30 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import pytest_bdd
 from pytest_bdd import parsers
 
+if TYPE_CHECKING:
+    from faults.base import FaultSpec
+
 StepType = Literal["given", "when", "then"]
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class PlanItem:
+    """What a step would do, for ``--dry-run``: load, fault, revert, wait, check; ``seconds`` at most."""
+
+    kind: str
+    text: str
+    seconds: float = 0.0
+    spec: FaultSpec | None = None
+
+
+# A step's preview: (scenarios.preview.PreviewContext, **the step's regex groups) -> PlanItem.
+Preview = Callable[..., PlanItem]
 
 
 @dataclass(frozen=True)
@@ -30,6 +47,7 @@ class StepEntry:
     type: StepType
     pattern: re.Pattern[str]
     doc: str
+    preview: Preview | None = None
 
     def matches(self, step_type: str, text: str) -> bool:
         return step_type == self.type and self.pattern.fullmatch(text) is not None
@@ -45,22 +63,26 @@ class Vocabulary:
     def entries(self) -> tuple[StepEntry, ...]:
         return tuple(self._entries)
 
-    def _register(self, step_type: StepType, pattern: str, target_fixture: str | None) -> Callable[[F], F]:
+    def _register(self, step_type: StepType, pattern: str, target_fixture: str | None,
+                  preview: Preview | None) -> Callable[[F], F]:
         decorator = {"given": pytest_bdd.given, "when": pytest_bdd.when, "then": pytest_bdd.then}[step_type]
 
         def wrap(func: F) -> F:
-            self._entries.append(StepEntry(step_type, re.compile(pattern), (func.__doc__ or "").strip()))
+            self._entries.append(StepEntry(step_type, re.compile(pattern), (func.__doc__ or "").strip(), preview))
             # stacklevel 2: pytest-bdd injects its fixture into the step module, one frame above us.
             decorator(parsers.re(pattern), target_fixture=target_fixture, stacklevel=2)(func)
             return func
 
         return wrap
 
-    def given(self, pattern: str, target_fixture: str | None = None) -> Callable[[F], F]:
-        return self._register("given", pattern, target_fixture)
+    def given(self, pattern: str, target_fixture: str | None = None, *, preview: Preview | None = None
+              ) -> Callable[[F], F]:
+        return self._register("given", pattern, target_fixture, preview)
 
-    def when(self, pattern: str, target_fixture: str | None = None) -> Callable[[F], F]:
-        return self._register("when", pattern, target_fixture)
+    def when(self, pattern: str, target_fixture: str | None = None, *, preview: Preview | None = None
+             ) -> Callable[[F], F]:
+        return self._register("when", pattern, target_fixture, preview)
 
-    def then(self, pattern: str, target_fixture: str | None = None) -> Callable[[F], F]:
-        return self._register("then", pattern, target_fixture)
+    def then(self, pattern: str, target_fixture: str | None = None, *, preview: Preview | None = None
+             ) -> Callable[[F], F]:
+        return self._register("then", pattern, target_fixture, preview)

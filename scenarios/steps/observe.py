@@ -17,12 +17,18 @@ from core.errors import HarnessError
 from .. import assertions, metrics
 from ..assertions import Verdict
 from ..context import RunContext
+from ..preview import PreviewContext
 from ..prometheus import scrape, total
-from ..vocabulary import Vocabulary
+from ..vocabulary import PlanItem, Vocabulary
 
 steps = Vocabulary()
 _NUM = r"\d+(?:\.\d+)?"
 _EVENT = r"(?P<event>fault|start|load rose|breaker opened|recovery)"
+
+
+def _bounded(context: PreviewContext, seconds: str | None = None, **groups: str | None) -> PlanItem:
+    """A check that may wait up to ``seconds`` (the plan shows the step's own text)."""
+    return PlanItem("check", "", seconds=float(seconds or 0))
 
 
 def _wait(run: RunContext, evaluate: Callable[[float], Verdict], until: float) -> None:
@@ -53,7 +59,7 @@ def since(run: RunContext, event: str) -> float:
     return min(openings)
 
 
-@steps.then(rf'the mode becomes "(?P<mode>[\w-]+)" within (?P<seconds>{_NUM}) seconds?')
+@steps.then(rf'the mode becomes "(?P<mode>[\w-]+)" within (?P<seconds>{_NUM}) seconds?', preview=_bounded)
 def mode_becomes(run: RunContext, mode: str, seconds: str) -> None:
     """the mode becomes "MODE" within N seconds (of the last action, or of the start)"""
     scenario = run.current()
@@ -61,7 +67,7 @@ def mode_becomes(run: RunContext, mode: str, seconds: str) -> None:
     _wait(run, lambda now: assertions.mode_becomes(run.observer.samples(), mode, start, bound, now), start + bound)
 
 
-@steps.then(rf'the mode stays "(?P<mode>[\w-]+)" for (?P<seconds>{_NUM}) seconds?')
+@steps.then(rf'the mode stays "(?P<mode>[\w-]+)" for (?P<seconds>{_NUM}) seconds?', preview=_bounded)
 def mode_stays(run: RunContext, mode: str, seconds: str) -> None:
     """the mode stays "MODE" for N seconds (the last N seconds, waiting for them if needed)"""
     duration = float(seconds)
@@ -70,7 +76,8 @@ def mode_stays(run: RunContext, mode: str, seconds: str) -> None:
     run.current().check(assertions.mode_stays(run.observer.samples(), mode, start, start + duration))
 
 
-@steps.then(rf'the "(?P<dependency>[\w-]+)" breaker (?P<state>opens|closes|half-opens) within (?P<seconds>{_NUM}) seconds?')
+@steps.then(rf'the "(?P<dependency>[\w-]+)" breaker (?P<state>opens|closes|half-opens) within (?P<seconds>{_NUM}) seconds?',
+            preview=_bounded)
 def breaker_within(run: RunContext, dependency: str, state: str, seconds: str) -> None:
     """the "DEPENDENCY" breaker opens|closes|half-opens within N seconds"""
     target = {"opens": "open", "closes": "closed", "half-opens": "half-open"}[state]
@@ -93,15 +100,22 @@ def breaker_sequence(run: RunContext, dependency: str, sequence: str) -> None:
 @steps.then(rf"at least (?P<percent>{_NUM})% of requests succeeded since the {_EVENT}")
 def availability(run: RunContext, percent: str, event: str) -> None:
     """at least P% of requests succeeded since the fault|start|load rose|recovery"""
-    records = run.records(since=since(run, event))
+    records = run.records_now(since=since(run, event))
     run.current().check(assertions.availability_at_least(records, float(percent) / 100, f"since the {event}"))
 
 
 @steps.then(rf"the p(?P<q>{_NUM}) latency since the {_EVENT} is below (?P<ms>{_NUM}) ms")
 def latency(run: RunContext, q: str, event: str, ms: str) -> None:
     """the pQ latency since the EVENT is below N ms"""
-    records = run.records(since=since(run, event))
+    records = run.records_now(since=since(run, event))
     run.current().check(assertions.latency_below(records, float(q), float(ms) / 1000, f"since the {event}"))
+
+
+@steps.then(rf"no request since the {_EVENT} took longer than (?P<ms>{_NUM}) ms")
+def slowest(run: RunContext, event: str, ms: str) -> None:
+    """no request since the EVENT took longer than N ms (the slowest answered request)"""
+    records = run.records_now(since=since(run, event))
+    run.current().check(assertions.slowest_below(records, float(ms) / 1000, f"since the {event}"))
 
 
 @steps.then(rf"the p(?P<q>{_NUM}) latency rose by (?P<ms>{_NUM}) ms within (?P<tolerance>{_NUM})% since the fault")
@@ -109,8 +123,8 @@ def latency_rose(run: RunContext, q: str, ms: str, tolerance: str) -> None:
     """the pQ latency rose by N ms within T% since the fault (compared with before it)"""
     scenario = run.current()
     fault = scenario.since("fault")
-    before = metrics.latency_percentiles(run.records(since=scenario.since("start"), until=fault), (float(q),))[float(q)]
-    after = metrics.latency_percentiles(run.records(since=fault), (float(q),))[float(q)]
+    before = metrics.latency_percentiles(run.records_now(since=scenario.since("start"), until=fault), (float(q),))[float(q)]
+    after = metrics.latency_percentiles(run.records_now(since=fault), (float(q),))[float(q)]
     expected, tol = float(ms) / 1000, float(tolerance) / 100
     name = f"p{q} latency rose by {ms} ms (±{tolerance}%)"
     if before is None or after is None:
@@ -126,7 +140,7 @@ def latency_rose(run: RunContext, q: str, ms: str, tolerance: str) -> None:
 @steps.then(r"no request returned a server error")
 def no_server_errors(run: RunContext) -> None:
     """no request returned a server error"""
-    run.current().check(assertions.no_server_errors(run.records(since=run.current().started)))
+    run.current().check(assertions.no_server_errors(run.records_now(since=run.current().started)))
 
 
 @steps.then(r'every "(?P<mode>[\w-]+)" answer carries a notice')
@@ -139,7 +153,7 @@ def notices(run: RunContext, mode: str) -> None:
                                    f"the answer to an asked question had none: {answer.get('message', '')[:80]!r}"))
 
     def evaluate(now: float) -> Verdict:
-        records = run.records(since=scenario.started)
+        records = run.records_now(since=scenario.started)
         return assertions.notices_present([r for r in records if r.mode == mode], mode)
 
     _wait(run, evaluate, time.monotonic() + 10.0)
@@ -166,7 +180,7 @@ def outage(run: RunContext, low: str, high: str) -> None:
     name = f"the outage lasted {low}..{high}s"
 
     def evaluate(now: float) -> Verdict:
-        records = sorted(run.records(since=fault), key=lambda r: r.t)
+        records = sorted(run.records_now(since=fault), key=lambda r: r.t)
         first_bad = next((r for r in records if not r.ok), None)
         if first_bad is None:
             return Verdict(name, False, f"{low}..{high}s", "no failed request: the outage was not seen", now)

@@ -27,8 +27,9 @@ from pydantic import BaseModel, Field
 from ..common.embedding import HashingEmbedder
 from ..common.health import HealthReport, HealthStatus, health_router
 from ..common.metrics import metrics_router
-from .breaker import RateBreaker, Transition
-from .chat import ChatService
+from . import flaws
+from .breaker import Transition
+from .chat import ChatService, dependency_available
 from .client import DependencyClient
 from .faq import Faq
 from .metrics import GatewayMetrics
@@ -36,6 +37,7 @@ from .modes import Language, Mode, decide_mode, language_from_header
 from .monitor import HealthMonitor
 from .retry import RetryBudget
 from .settings import DependencySettings, GatewaySettings
+from .variants import Flaw
 
 _log = logging.getLogger("gateway.requests")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -95,17 +97,25 @@ class Gateway:
             unhealthy_after=settings.unhealthy_after,
             on_change=self._on_probe_verdict,
         )
-        faq = Faq.load(settings.faq_path, HashingEmbedder(), settings.faq_threshold)
-        self.chat = ChatService(settings, self.vectordb, self.llm, self.monitor, faq)
+        # None until load_index() has run: the answer index (the FAQ for static-only) is what takes time
+        # to load, and a gateway without it cannot answer every mode.
+        self.chat: ChatService | None = None
         self.stopping = False
         for client in self.clients.values():
             metrics.set_breaker_state(client.name, client.breaker.state)
             metrics.dependency_healthy.labels(client.name).set(1.0)
         metrics.set_mode(self.tracker.mode)
 
+    async def load_index(self) -> None:
+        """Load the FAQ index (plus the configured warm-up that models a production-size index)."""
+        s = self.settings
+        await asyncio.sleep(s.index_warmup_s)
+        faq = await asyncio.to_thread(Faq.load, s.faq_path, HashingEmbedder(), s.faq_threshold)
+        self.chat = flaws.chat_class(s.variant)(s, self.vectordb, self.llm, self.monitor, faq)
+
     def _client(self, dep: DependencySettings, session: aiohttp.ClientSession, rng: random.Random) -> DependencyClient:
         s = self.settings
-        breaker = RateBreaker(dep.name, dep.breaker, on_transition=self._on_transition)
+        breaker = flaws.breaker_class(s.variant)(dep.name, dep.breaker, on_transition=self._on_transition)
         budget = RetryBudget(s.retry_budget_ratio, s.retry_budget_min_per_s)
         return DependencyClient(dep, session, breaker, budget, s.backoff, rng, self.metrics)
 
@@ -127,7 +137,8 @@ class Gateway:
         self.refresh_mode()
 
     def refresh_mode(self) -> Mode:
-        mode = decide_mode(self.chat.available(self.vectordb), self.chat.available(self.llm))
+        up = {name: dependency_available(c, self.monitor) for name, c in self.clients.items()}
+        mode = flaws.reported_mode(self.settings.variant, decide_mode(up[self.vectordb.name], up[self.llm.name]))
         if self.tracker.update(mode):
             self.metrics.set_mode(mode)
             _log.warning("mode changed", extra={"mode": mode.value})
@@ -153,18 +164,25 @@ class Gateway:
             }
         return {"mode": mode.value, "since": _iso(self.tracker.since), "dependencies": dependencies}
 
+    def _started(self) -> bool:
+        """Index loaded and dependencies probed once; the early-ready variant does not wait for either."""
+        if self.settings.variant is Flaw.EARLY_READY:
+            return True
+        return self.chat is not None and self.monitor.started.is_set()
+
     def readiness(self) -> HealthReport:
-        if self.stopping or not self.monitor.started.is_set():
+        if self.stopping or not self._started():
             return HealthReport(HealthStatus.FAIL, {"gateway": "stopping" if self.stopping else "starting"})
         mode = self.refresh_mode()
-        checks = {name: ("pass" if self.chat.available(c) else "fail") for name, c in self.clients.items()}
+        checks = {name: ("pass" if dependency_available(c, self.monitor) else "fail")
+                  for name, c in self.clients.items()}
         checks["mode"] = mode.value
         return HealthReport(HealthStatus.PASS if mode is Mode.NORMAL else HealthStatus.WARN, checks)
 
     def startup(self) -> HealthReport:
-        if self.monitor.started.is_set():
-            return HealthReport(HealthStatus.PASS, {"dependencies-probed": "pass"})
-        return HealthReport(HealthStatus.FAIL, {"dependencies-probed": "fail"})
+        if self._started():
+            return HealthReport(HealthStatus.PASS, {"index-and-dependencies": "pass"})
+        return HealthReport(HealthStatus.FAIL, {"index-and-dependencies": "fail"})
 
 
 def _iso(moment: datetime) -> str:
@@ -173,6 +191,7 @@ def _iso(moment: datetime) -> str:
 
 def create_app(settings: GatewaySettings) -> FastAPI:
     """Build the gateway app; nothing connects or probes until the lifespan starts."""
+    settings = flaws.adjust_settings(settings)
     metrics = GatewayMetrics()
     holder: dict[str, Gateway] = {}
 
@@ -186,13 +205,20 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             gw = Gateway(settings, metrics, session)
             holder["gateway"] = gw
             probes = asyncio.create_task(gw.monitor.run(), name="dependency-probes")
+            tasks = [probes]
             try:
+                if settings.variant is Flaw.EARLY_READY:
+                    tasks.append(asyncio.create_task(gw.load_index(), name="index-load"))
+                else:
+                    await gw.load_index()  # uvicorn accepts connections only once the lifespan has started
                 yield
             finally:
                 gw.stopping = True
-                probes.cancel()
-                await asyncio.gather(probes, return_exceptions=True)
-                await gw.chat.close()
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                if gw.chat is not None:
+                    await gw.chat.close()
 
     app = FastAPI(
         title="Tsubame support chatbot gateway",
@@ -220,7 +246,10 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         started = time.monotonic()
         request_id = x_request_id if x_request_id and _REQUEST_ID.match(x_request_id) else uuid.uuid4().hex
         language: Language = language_from_header(accept_language)
-        outcome = await gateway().chat.answer(body.message, language)
+        service = gateway().chat
+        if service is None:  # only the early-ready variant serves before its index is loaded
+            raise StarletteHTTPException(503, "the answer index is still loading")
+        outcome = await service.answer(body.message, language)
         elapsed = time.monotonic() - started
         metrics.requests.labels(outcome.mode.value, "200").inc()
         metrics.latency.labels(outcome.mode.value).observe(elapsed)

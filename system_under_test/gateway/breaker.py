@@ -51,7 +51,7 @@ class BreakerConfig:
     failure_rate_threshold: float = 0.5
     window_s: float = 10.0
     min_calls: int = 10
-    consecutive_failures: int = 5
+    consecutive_failures: int = 10
     reset_timeout_s: float = 30.0
     half_open_max_calls: int = 3
     success_threshold: int = 2

@@ -50,6 +50,11 @@ class ChatOutcome:
     traces: dict[str, CallTrace] = field(default_factory=dict)
 
 
+def dependency_available(client: DependencyClient, monitor: HealthMonitor) -> bool:
+    """Worth calling now: its breaker lets calls through and its probe has not given up on it."""
+    return client.breaker.allows_calls and monitor.healthy(client.name)
+
+
 def build_messages(question: str, hits: list[dict[str, Any]] | None) -> list[dict[str, str]]:
     """The OpenAI chat messages: retrieved passages as a system "Context:" message, then the question."""
     messages: list[dict[str, str]] = []
@@ -78,17 +83,18 @@ class ChatService:
         self._faq = faq
         self._background: set[asyncio.Task[None]] = set()
 
-    def available(self, client: DependencyClient) -> bool:
-        """Worth calling now: its breaker lets calls through and its probe has not given up on it."""
-        return client.breaker.allows_calls and self._monitor.healthy(client.name)
+    async def availability(self) -> tuple[bool, bool]:
+        """(vector-db, LLM) worth calling for this request; from state already at hand, no I/O."""
+        return (dependency_available(self._vectordb, self._monitor),
+                dependency_available(self._llm, self._monitor))
 
     async def answer(self, question: str, language: Language) -> ChatOutcome:
         deadline = Deadline(self._settings.request_deadline_s)
         vec_trace, llm_trace = CallTrace(), CallTrace()
         traces = {self._vectordb.name: vec_trace, self._llm.name: llm_trace}
-        vectordb_up = self.available(self._vectordb)
+        vectordb_up, llm_up = await self.availability()
 
-        if self.available(self._llm):
+        if llm_up:
             hits: list[dict[str, Any]] | None = None
             if vectordb_up:
                 hits = await self._search(question, deadline, vec_trace)

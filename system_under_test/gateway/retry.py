@@ -44,6 +44,7 @@ class Backoff:
 
     base_s: float = 0.05
     cap_s: float = 1.0
+    jitter: bool = True  # False only in the retry-storm variant: every client retries in lockstep
 
     def ceiling(self, attempt: int) -> float:
         """Upper bound of the sleep before retry number ``attempt`` (0 = first retry)."""
@@ -51,7 +52,7 @@ class Backoff:
 
     def delay(self, attempt: int, rng: random.Random) -> float:
         """The sleep before retry number ``attempt``: uniform in ``[0, ceiling(attempt)]``."""
-        return rng.uniform(0.0, self.ceiling(attempt))
+        return rng.uniform(0.0, self.ceiling(attempt)) if self.jitter else self.ceiling(attempt)
 
 
 class RetryBudget:

@@ -12,6 +12,7 @@ from pathlib import Path
 from ..common.env import SettingsError, env_bool, env_float, env_int, env_str
 from .breaker import BreakerConfig
 from .faq import DEFAULT_FAQ_PATH
+from .variants import Flaw, parse_flaw
 from .retry import Backoff
 
 
@@ -55,6 +56,11 @@ class GatewaySettings:
     cache_answers: bool = True
     seed: int | None = None
     log_level: str = "INFO"
+    # Extra seconds the answer index takes to load, to model a production-size index: the gateway
+    # must not say it is ready (or accept connections) before it can answer.
+    index_warmup_s: float = 0.0
+    # A deliberately flawed variant (system_under_test/gateway/flaws.py); None is the reference.
+    variant: Flaw | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> GatewaySettings:
@@ -101,7 +107,16 @@ class GatewaySettings:
             cache_answers=env_bool(env, "GATEWAY_CACHE_ANSWERS", True),
             seed=env_int(env, "GATEWAY_SEED", 0) if env.get("GATEWAY_SEED") else None,
             log_level=env_str(env, "LOG_LEVEL", "INFO"),
+            index_warmup_s=env_float(env, "GATEWAY_INDEX_WARMUP_S", 0.0),
+            variant=_variant_from_env(env),
         )
+
+
+def _variant_from_env(env: Mapping[str, str]) -> Flaw | None:
+    try:
+        return parse_flaw(env_str(env, "GATEWAY_VARIANT", ""))
+    except ValueError as exc:
+        raise SettingsError(f"GATEWAY_VARIANT: {exc}") from None
 
 
 def _breaker_from_env(env: Mapping[str, str]) -> BreakerConfig:
@@ -109,7 +124,7 @@ def _breaker_from_env(env: Mapping[str, str]) -> BreakerConfig:
         failure_rate_threshold=env_float(env, "GATEWAY_BREAKER_FAILURE_RATE", 0.5),
         window_s=env_float(env, "GATEWAY_BREAKER_WINDOW_S", 10.0),
         min_calls=env_int(env, "GATEWAY_BREAKER_MIN_CALLS", 10, minimum=1),
-        consecutive_failures=env_int(env, "GATEWAY_BREAKER_CONSECUTIVE_FAILURES", 5, minimum=1),
+        consecutive_failures=env_int(env, "GATEWAY_BREAKER_CONSECUTIVE_FAILURES", 10, minimum=1),
         reset_timeout_s=env_float(env, "GATEWAY_BREAKER_RESET_TIMEOUT_S", 30.0),
         half_open_max_calls=env_int(env, "GATEWAY_BREAKER_HALF_OPEN_CALLS", 3, minimum=1),
         success_threshold=env_int(env, "GATEWAY_BREAKER_SUCCESS_THRESHOLD", 2, minimum=1),

@@ -75,3 +75,33 @@ def test_topology_missing_file_is_a_config_error(tmp_path: Path) -> None:
     """A path that does not exist is reported, not a traceback."""
     with pytest.raises(ConfigError, match="cannot read topology"):
         load_topology(tmp_path / "absent.yaml")
+
+
+ALIASED = GOOD.replace('    command: ["{python}", "-m", "back"]\n',
+                       '    command: ["{python}", "-m", "back"]\n    aliases: [vector-db]\n')
+
+
+def test_topology_aliases_let_features_name_a_service_by_its_role(tmp_path: Path) -> None:
+    """A feature's "vector-db" means the service that lists it as an alias; other names stay as they are."""
+    topo = load_topology(write(tmp_path, ALIASED))
+    assert topo.canonical("vector-db") == "back" and topo.resolve("vector-db") == "back"
+    assert topo.canonical("front-to-back") == "front-to-back"  # an edge name is already canonical
+    assert topo.canonical("redis") == "redis"
+    with pytest.raises(ConfigError, match="unknown service 'redis'"):
+        topo.resolve("redis")
+
+
+def test_topology_alias_may_not_shadow_a_service(tmp_path: Path) -> None:
+    """An alias equal to another service's name would make features ambiguous: refused with the line."""
+    with pytest.raises(ConfigError, match="aliases: 'front' already names front"):
+        load_topology(write(tmp_path, ALIASED.replace("aliases: [vector-db]", "aliases: [front]")))
+
+
+def test_topology_env_assignments_reach_one_service(tmp_path: Path) -> None:
+    """--env SERVICE:NAME=VALUE adds to that service's environment (by name or alias) and nothing else."""
+    topo = load_topology(write(tmp_path, ALIASED)).with_env(["vector-db:MODE=slow", "front:PORT=1"])
+    assert topo.service("back").env == {"MODE": "slow"}
+    assert topo.service("front").env == {"PORT": "1"}
+    for bad in ("back", "back:=x", "back:1X=2", "nowhere:A=b"):
+        with pytest.raises(ConfigError):
+            topo.with_env([bad])

@@ -125,3 +125,12 @@ def test_availability_leaves_out_requests_the_harness_cancelled() -> None:
     """A request cut off because the load stopped is not counted against the system."""
     records = [req(1.0), RequestRecord(2.0, 0.0, 0.1, 0, error="Cancelled")]
     assert metrics.availability(records) == 1.0
+
+
+def test_slowest_request_counts_unanswered_requests_and_reports_when() -> None:
+    """One 9 s request among fast ones fails a 5 s bound, even if it ended without an answer."""
+    fast = [req(float(i), latency=0.01) for i in range(50)]
+    assert assertions.slowest_below(fast, 5.0, "since the fault").passed
+    verdict = assertions.slowest_below([*fast, req(60.0, status=0, latency=9.1)], 5.0, "since the fault")
+    assert not verdict.passed and verdict.at == 60.0 and verdict.observed.startswith("slowest 9100.0 ms")
+    assert not assertions.slowest_below([], 5.0, "since the fault").passed

@@ -90,3 +90,13 @@ def test_step_steps_take_their_parameters_from_the_text() -> None:
     assert known("given", "a steady load of 1 user")
     assert known("then", 'the "llm" breaker went through "closed, open, half-open, closed"')
     assert not known("then", 'latency of 300 ms is added to "vector-db"')
+
+
+def test_plan_picks_one_scenario_by_file_and_line(tmp_path: Path) -> None:
+    """FILE:LINE selects the scenario written at or spanning that line; a line before any is an error."""
+    path = tmp_path / "demo.feature"
+    path.write_text(GOOD)
+    assert [s.name for s in plan([Path(f"{path}:3")])] == ["Kill it"]
+    assert [s.name for s in plan([Path(f"{path}:13")])] == ["Slow it"]
+    with pytest.raises(UsageError, match="no scenario at or before this line"):
+        plan([Path(f"{path}:1")])

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import UsageError
-from scenarios.load import MAX_USERS, MAX_WORKERS, LoadDriver, LoadSpec, RecordReader, check_host, is_loopback
+from scenarios.load import MAX_USERS, MAX_WORKERS, LoadDriver, LoadSpec, RecordReader, check_host
 from scenarios.records import RequestRecord
 
 HOST = "http://127.0.0.1:8000"
@@ -97,18 +97,6 @@ def test_reader_restarts_a_truncated_file(tmp_path: Path) -> None:
 def test_reader_tolerates_a_missing_directory(tmp_path: Path) -> None:
     """Before the runner has created its directory there is simply nothing to read."""
     assert RecordReader(tmp_path / "not-yet").read_new() == []
-
-
-@pytest.mark.parametrize("host", ["127.0.0.1", "127.1.2.3", "localhost", "LOCALHOST", "::1"])
-def test_loopback_accepts_local_hosts(host: str) -> None:
-    """Loopback addresses and the name localhost count as this machine."""
-    assert is_loopback(host)
-
-
-@pytest.mark.parametrize("host", ["10.0.0.1", "0.0.0.0", "example.com", "localhost.example.com", "::"])
-def test_loopback_rejects_other_hosts(host: str) -> None:
-    """Anything else, including names that might resolve to loopback, is not."""
-    assert not is_loopback(host)
 
 
 @pytest.mark.parametrize("url", ["http://10.1.2.3:8000", "https://example.com", "http://[2001:db8::1]:80"])
