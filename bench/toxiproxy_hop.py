@@ -20,8 +20,6 @@ import http.client
 import json
 import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -30,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.child_server import child_server
 from bench.hello import QuietServer, hello_handler
 from core.settings import PROJECT_ROOT
 from core.supervisor import free_port_offset
@@ -54,30 +53,8 @@ def serve_upstream(port: int) -> None:
 
 @contextmanager
 def upstream_process(port: int) -> Iterator[None]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bench.toxiproxy_hop", "--serve-upstream", str(port)],
-        cwd=PROJECT_ROOT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while not _connects(port):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the upstream on port {port} did not start")
-            time.sleep(0.02)
+    with child_server(["bench.toxiproxy_hop", "--serve-upstream", str(port)], port):
         yield
-    finally:
-        process.terminate()  # by PID: the process this function started
-        process.wait(timeout=10)
-
-
-def _connects(port: int) -> bool:
-    try:
-        with socket.create_connection((HOST, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 # -- requests ----------------------------------------------------------------------------------------
@@ -216,7 +193,10 @@ def fault_speed(lab: Lab, trials: int, latency_ms: int) -> list[dict[str, Any]]:
     return rows
 
 
-def run(requests: int, trials: int, latency_ms: int) -> dict[str, Any]:
+@contextmanager
+def hop_lab() -> Iterator[tuple[Lab, str]]:
+    """An upstream process and a Toxiproxy server with the default topology's proxies, on a free port
+    offset; yields the lab and the server's version, and stops both by PID afterwards."""
     base = load_topology(DEFAULT_TOPOLOGY)
     offset = free_port_offset(base, start=11_200, stop=11_500)
     topology = base.with_port_offset(offset)
@@ -227,14 +207,24 @@ def run(requests: int, trials: int, latency_ms: int) -> dict[str, Any]:
             try:
                 with ToxiproxyClient(server.url) as client:
                     ProxyManager(client, topology).ensure()
-                    lab = Lab(topology, client, NetworkInjector(client, topology))
-                    return {
-                        "toxiproxy_version": server.version,
-                        "overhead": overhead(lab, requests),
-                        "faults": fault_speed(lab, trials, latency_ms),
-                    }
+                    yield Lab(topology, client, NetworkInjector(client, topology)), server.version
             finally:
                 server.stop()
+
+
+def measure_overhead(requests: int) -> dict[str, Any]:
+    """Only the hop's overhead (what ``harness bench`` reports), without the fault-speed trials."""
+    with hop_lab() as (lab, version):
+        return {"toxiproxy_version": version, "overhead": overhead(lab, requests)}
+
+
+def run(requests: int, trials: int, latency_ms: int) -> dict[str, Any]:
+    with hop_lab() as (lab, version):
+        return {
+            "toxiproxy_version": version,
+            "overhead": overhead(lab, requests),
+            "faults": fault_speed(lab, trials, latency_ms),
+        }
 
 
 def render(result: dict[str, Any]) -> str:

@@ -105,7 +105,7 @@ def run_scenarios(
             context = RunContext(options, system, journal)
             context.observer.start()
             plugin = EnginePlugin(context, out / "records")
-            progress = Progress(context, len(planned))
+            progress = Progress(context, len(planned) * options.repeat)
             progress.start()
             try:
                 code = _pytest(planned, plugin, out, options)

@@ -35,6 +35,12 @@ from .settings import DependencySettings
 _MIN_ATTEMPT_S = 0.01
 
 
+def _exact(timeout: float) -> aiohttp.ClientTimeout:
+    """A total timeout that fires on time: aiohttp rounds timeouts of 5 s or more up to the next whole
+    second (its ``ceil_threshold``), which made the 30 s LLM timeout up to a second late."""
+    return aiohttp.ClientTimeout(total=timeout, ceil_threshold=float("inf"))
+
+
 @dataclass
 class CallTrace:
     """What happened on one request's calls to one dependency, for the request's log line."""
@@ -149,7 +155,7 @@ class DependencyClient:
     async def _post_once(self, path: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
         url = self.settings.url + path
         try:
-            async with self._session.post(url, json=body, timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
+            async with self._session.post(url, json=body, timeout=_exact(timeout)) as resp:
                 if resp.status >= 300:
                     text = (await resp.text())[:200]
                     raise DependencyHttpError(self.name, resp.status, text)
@@ -168,7 +174,7 @@ class DependencyClient:
         """GET a health path; None when it passes, else the error kind. Does not touch the breaker."""
         try:
             async with self._session.get(
-                self.settings.url + path, timeout=aiohttp.ClientTimeout(total=timeout)
+                self.settings.url + path, timeout=_exact(timeout)
             ) as resp:
                 await resp.read()
                 return None if resp.status < 300 else f"HTTP{resp.status}"

@@ -189,3 +189,13 @@ async def test_client_with_open_breaker_sends_nothing(session: aiohttp.ClientSes
         await test_server.close()
     assert server.calls == 1
     assert trace.outcome == "CircuitOpen" and trace.attempts == 0
+
+
+def test_attempt_timeouts_are_not_rounded_up_to_whole_seconds() -> None:
+    """aiohttp ceils timeouts over 5 s by default (30 s at t=100.2 fires at 131); ours fire on time."""
+    from aiohttp.helpers import calculate_timeout_when
+
+    from system_under_test.gateway.client import _exact
+
+    assert calculate_timeout_when(100.2, 30.0, aiohttp.ClientTimeout(total=30.0).ceil_threshold) == 131.0
+    assert calculate_timeout_when(100.2, 30.0, _exact(30.0).ceil_threshold) == pytest.approx(130.2)
