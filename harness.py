@@ -5,12 +5,15 @@
     harness status  what is running, and the system's mode as it reports it
     harness fault   inject faults (KIND:TARGET[:PARAM=VALUE,...]), hold them, revert them
     harness run     run Gherkin resilience scenarios under load; write runs/<id>/results.json, junit.xml
+                    (--dry-run: check everything and print the plan; --repeat N: pass rates)
     harness list    the features and scenarios a run would execute, with their tags
-    harness report  (re-)render a run directory's HTML report from its results.json
+    harness report  (re-)render a run directory's HTML report from its results.json;
+                    --compare BASE NEW: exit 1 when resilience regressed
     harness doctor  check prerequisites and say how to fix what is missing
     harness bench   measure failing, degrading, recovering and the harness's own cost; print a table
 
-Exit codes: 0 ok, 1 failed, 2 bad usage or input, 3 infrastructure could not start.
+Exit codes: 0 ok, 1 failed (the system misbehaved), 2 bad usage or input, 3 infrastructure could not
+start or a scenario could not be decided, 130 interrupted.
 """
 
 from __future__ import annotations
