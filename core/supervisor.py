@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 
 from .errors import InfrastructureError, PortInUseError, ServiceStartError, UsageError
+from .interrupts import shielded
 from .processes import ProcessRecord, is_running, start_ticks, terminate, wait_gone
 from .settings import TOXIPROXY_API_PORT, HarnessSettings
 from .topology import Service, Topology
@@ -232,13 +233,19 @@ class LocalSupervisor:
         records = self.state.load()
         order = [s.name for s in reversed(self.topology.start_order()) if s.name in records]
         order += [name for name in records if name not in order]
-        stopped = []
-        for name in order:
-            if is_running(records[name]):
-                stopped.append(name)
-            self._terminate(records[name])
+        stopped: list[str] = []
+        left: dict[str, ProcessRecord] = {}
+        try:
+            # Shielded: a second Ctrl-C or SIGTERM while stopping must not leave the rest running.
+            with shielded():
+                for name in order:
+                    if is_running(records[name]):
+                        stopped.append(name)
+                    self._terminate(records[name])
+        finally:
+            left = {n: r for n, r in records.items() if n not in stopped and is_running(r)}
+            self.state.save(left)  # whatever still runs stays recorded, so the next run can clean it
         for child in self._children.values():
             child.poll()
         self._children.clear()
-        self.state.save({})
         return stopped

@@ -57,6 +57,9 @@ class System(Protocol):
     def reset(self) -> list[str]:
         """Remove every fault (ours or stale), make every service run unpaused; say what was done."""
 
+    def restart_services(self) -> None:
+        """Stop and start every service (not the fault proxy): a fresh system for the next scenario."""
+
     def close(self) -> None:
         """Release clients; the system keeps running."""
 

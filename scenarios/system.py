@@ -194,22 +194,35 @@ class ManagedSystem:
         actions += self.backend.clean_stale()
         return actions
 
+    def restart_services(self) -> None:
+        self.backend.stop_all()
+        self.backend.start_all()
+
     def down(self) -> list[str]:
         """Stop everything ``up`` started; faults go with it. Returns the stopped names."""
-        if probe(self.toxiproxy_url) is not None:
-            clean_stale(self.client, only=self._proxy_names())
-            self.proxies.remove()
-        stopped = self.backend.stop_all()
+        stopped: list[str] = []
+        try:
+            if probe(self.toxiproxy_url) is not None:
+                clean_stale(self.client, only=self._proxy_names())
+                self.proxies.remove()
+            stopped = self.backend.stop_all()
+        finally:
+            if self._stop_toxiproxy():  # even after a failed service stop
+                stopped.append(SERVICE_NAME)
+        return stopped
+
+    def _stop_toxiproxy(self) -> bool:
+        """Stop the Toxiproxy server this harness recorded or started; True when one was running."""
+        was_running = False
         record = self._server_state.load().get(SERVICE_NAME)
         if record is not None:
-            if is_running(record):
-                stopped.append(SERVICE_NAME)
+            was_running = is_running(record)
             stop_server(record, self.settings.stop_grace_s)
             self._server_state.save({})
         if self._server is not None:
             self._server.stop(self.settings.stop_grace_s)
             self._server = None
-        return stopped
+        return was_running
 
     def close(self) -> None:
         self.client.close()

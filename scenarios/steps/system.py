@@ -24,25 +24,44 @@ def _status(run: RunContext) -> dict[str, Any] | None:
 
 @steps.given(r'the system is running in "(?P<mode>[\w-]+)" mode')
 def system_running(run: RunContext, mode: str) -> None:
-    """the system is running in "MODE" mode"""
+    """the system is running in "MODE" mode (else, after half the settle time, its services are restarted)
+
+    A system that a previous scenario left stuck (a breaker that never closes, say) already failed
+    that scenario; restarting its services keeps the damage from failing every scenario after it.
+    """
     run.system.ensure_up()
     run.system.reset()
+    half = _SETTLE_TIMEOUT_S / 2
+    last = _settle(run, mode, half)
+    if last is None:
+        return
+    run.journal.record("system_restarted", reason=f'not in "{mode}" with every breaker closed within {half:g}s',
+                       last=last)
+    run.system.restart_services()
+    last = _settle(run, mode, half)
+    if last is not None:
+        raise InfrastructureError(f'the system did not settle in "{mode}" mode within {half:g}s, nor within '
+                                  f"{half:g}s of a restart of its services (last: {last})")
+
+
+def _settle(run: RunContext, mode: str, timeout_s: float) -> dict[str, Any] | None:
+    """Wait for ``mode`` with every breaker closed and mark the start; else the last status seen."""
     url = run.system.entry_url() + "/chat"
-    deadline = time.monotonic() + _SETTLE_TIMEOUT_S
+    deadline = time.monotonic() + timeout_s
     last: dict[str, Any] | None = None
     with httpx.Client(timeout=40.0, trust_env=False) as client:
         while time.monotonic() < deadline:
             last = _status(run)
             if last and last["mode"] == mode and all(s == "closed" for s in last["breakers"].values()):
                 run.current().mark("start")
-                return
+                return None
             # Breakers recover on traffic (half-open trials): send a question while waiting.
             try:
                 client.post(url, json={"message": "settle", "user_id": "harness"})
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
-    raise InfrastructureError(f'the system did not settle in "{mode}" mode within {_SETTLE_TIMEOUT_S:g}s (last: {last})')
+    return last or {"mode": None}
 
 
 @steps.when(r'the question "(?P<question>.+)" is asked')
