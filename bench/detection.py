@@ -134,20 +134,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--runs", type=Path, default=Path(tempfile.gettempdir()) / "detection-runs")
     parser.add_argument("--out", type=Path, default=None, help="write the Markdown table here")
+    parser.add_argument("--reuse", action="store_true",
+                        help="take a variant's row from RUNS/<variant>/results.json when it exists (resume)")
     args = parser.parse_args(argv)
     rows: dict[str, dict[str, Cell]] = {}
     names: dict[str, str] = {}
+    all_results: list[dict[str, Any]] = []
     started = time.monotonic()
     for variant in args.variants:
         flaw = None if variant == "reference" else Flaw(variant)
-        code, results = run_suite(flaw, args.features, args.runs / variant, seed=args.seed)
+        previous = args.runs / variant / "results.json"
+        if args.reuse and previous.exists():
+            code, results = -1, json.loads(previous.read_text())
+        else:
+            code, results = run_suite(flaw, args.features, args.runs / variant, seed=args.seed)
         rows[variant] = cells(results)
+        all_results.append(results)
         for scenario in results.get("scenarios", []):
             names.setdefault(scenario_key(scenario), scenario["name"])
         print(f"{variant}: exit {code}; " + ", ".join(f"{k} {c.outcome}" for k, c in rows[variant].items()),
               flush=True)
-    measured = (f"Measured with `python -m bench.detection --seed {args.seed}` in {time.monotonic() - started:.0f} s "
-                f"on {os.cpu_count()} CPUs.")
+    commits = sorted({str(r.get("run", {}).get("git_commit", "?"))[:7] for r in all_results})
+    measured = (f"Measured with `python -m bench.detection --seed {args.seed}`"
+                f"{' --reuse (rows from earlier runs kept)' if args.reuse else ''} on {os.cpu_count()} CPUs, "
+                f"runs at commit(s) {', '.join(commits)}; this invocation took {time.monotonic() - started:.0f} s.")
     table = render(rows, names, measured)
     print(table)
     if args.out is not None:
