@@ -155,8 +155,7 @@ def _steps(steps: Iterable[Mapping[str, Any]]) -> str:
         + f"</td>{outcome_cell(s.get('status'))}{num(seconds(s.get('t')))}{num(seconds(s.get('duration_s')))}</tr>"
         for s in steps
     )
-    return ("<h3>Steps</h3><table><thead><tr><th>line</th><th>step</th><th>status</th><th>at</th><th>duration</th>"
-            f"</tr></thead><tbody>{rows}</tbody></table>") if rows else ""
+    return _section_table("Steps", ("line", "step", "status", "at", "duration"), rows)
 
 
 def _verdicts(verdicts: Iterable[Mapping[str, Any]]) -> str:
@@ -166,8 +165,7 @@ def _verdicts(verdicts: Iterable[Mapping[str, Any]]) -> str:
         f"{num(seconds(v.get('at')))}</tr>"
         for v in verdicts
     )
-    return ("<h3>Verdicts</h3><table><thead><tr><th>verdict</th><th>assertion</th><th>expected</th><th>observed</th>"
-            f"<th>at</th></tr></thead><tbody>{rows}</tbody></table>") if rows else ""
+    return _section_table("Verdicts", ("verdict", "assertion", "expected", "observed", "at"), rows)
 
 
 def _faults(faults: Iterable[Mapping[str, Any]]) -> str:
@@ -177,8 +175,15 @@ def _faults(faults: Iterable[Mapping[str, Any]]) -> str:
         f"{num(seconds(f.get('end')) if f.get('end') is not None else 'until the end')}</tr>"
         for f in faults
     )
-    return ("<h3>Faults</h3><table><thead><tr><th>fault</th><th>kind</th><th>target</th><th>from</th><th>to</th>"
-            f"</tr></thead><tbody>{rows}</tbody></table>") if rows else ""
+    return _section_table("Faults", ("fault", "kind", "target", "from", "to"), rows)
+
+
+def _section_table(title: str, headers: tuple[str, ...], rows: str) -> str:
+    """A titled table of a scenario's section; nothing at all when it has no rows."""
+    if not rows:
+        return ""
+    head = "".join(f"<th>{h}</th>" for h in headers)
+    return f"<h3>{title}</h3><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
 
 # -- run metadata and logs -------------------------------------------------------------------------

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from pathlib import Path
 from typing import Any, cast
 
 import pybreaker
@@ -184,4 +183,3 @@ def test_every_flaw_is_described() -> None:
     from system_under_test.gateway.variants import DESCRIPTIONS
 
     assert set(DESCRIPTIONS) == set(Flaw)
-    assert Path(DEFAULT_FAQ_PATH).exists()
