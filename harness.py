@@ -56,7 +56,9 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--allow-host", action="append", default=[], metavar="HOST",
                        help="allow load and faults to this non-loopback host (refused otherwise)")
 
-    system_options(sub.add_parser("up", help="start the system under test and wait until it is ready"))
+    up = sub.add_parser("up", help="start the system under test and wait until it is ready")
+    system_options(up)
+    monitoring_options(up)
     system_options(sub.add_parser("down", help="stop everything 'up' started"))
     system_options(sub.add_parser("status", help="what is running and the system's mode"))
     system_options(sub.add_parser("doctor", help="check prerequisites"))
@@ -68,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="seconds to hold the faults (default: until Ctrl-C)")
     run = sub.add_parser("run", help="run resilience scenarios (default: features/)")
     system_options(run)
+    monitoring_options(run)
     run.add_argument("paths", nargs="*", type=Path, default=[FEATURES], help="feature files or directories")
     run.add_argument("--tags", default=None, help="tag expression, e.g. 'smoke and not docker'")
     run.add_argument("--users", type=int, default=None, help="override the users of every steady load")
@@ -106,6 +109,25 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("paths", nargs="*", type=Path, default=[FEATURES])
     listing.add_argument("--tags", default=None)
     return parser
+
+
+def monitoring_options(p: argparse.ArgumentParser) -> None:
+    """--monitoring, --alert-rules, --prometheus-url (docs/monitoring.md)."""
+    p.add_argument("--monitoring", action=argparse.BooleanOptionalAction, default=None,
+                   help="start a Prometheus on 127.0.0.1 scraping the system and evaluating its alert rules "
+                        "(default: the topology's monitoring.enabled)")
+    p.add_argument("--alert-rules", action="append", type=Path, default=[], metavar="FILE",
+                   help="alert rule file(s) instead of the topology's monitoring.rules (implies --monitoring)")
+    p.add_argument("--prometheus-url", default=None, metavar="URL",
+                   help="use the Prometheus at URL (it scrapes the system and holds the rules) instead of starting one")
+
+
+def _monitoring_plan(args: argparse.Namespace, settings: HarnessSettings, topology: Topology) -> object:
+    """The command's ``monitoring.plan.MonitoringPlan`` or None (typed ``object``: imported on use)."""
+    from monitoring.plan import plan_monitoring
+
+    return plan_monitoring(topology, settings, enabled=args.monitoring, rule_files=args.alert_rules,
+                           external_url=args.prometheus_url, allow_hosts=args.allow_host)
 
 
 def _limit(text: str) -> object:
@@ -182,8 +204,17 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     # Fault parameters and targets, load sizes: exit 2 naming file:line, before anything starts.
     plans = plan_scenarios(planned, vocabulary(), PreviewContext(topology, args.users, frozenset(args.allow_host)))
+    from monitoring.plan import MonitoringPlan
+    from scenarios.steps.alerts import check_alert_steps
+
+    monitoring = _monitoring_plan(args, settings, topology)
+    assert monitoring is None or isinstance(monitoring, MonitoringPlan)
+    # Alert names against the loaded rules, bounds against their for:, PromQL syntax: exit 2 naming file:line.
+    check_alert_steps(planned, monitoring.alerts if monitoring else None, monitoring.promtool if monitoring else None)
     if args.dry_run:
         print(render(plans))
+        if monitoring is not None:
+            print(monitoring.describe())
         print(f"dry run: nothing was started or changed; with --repeat {args.repeat} each scenario runs "
               f"{args.repeat} time(s); replay: {options.replay}")
         return ExitCode.OK
@@ -192,7 +223,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     options = replace(options, out_dir=out)
     print(f"running {len(planned)} scenario(s) x {args.repeat}, seed {seed}, results in {out}", flush=True)
-    summary = run_scenarios(options, settings, topology, lambda: ManagedSystem(topology, settings, args.backend))
+    if monitoring is not None:
+        print(monitoring.describe(), flush=True)
+    summary = run_scenarios(options, settings, topology, lambda: ManagedSystem(topology, settings, args.backend),
+                            monitoring.build if monitoring is not None else None)
     print(render_summary(out / "results.json"))
     try:
         from reports.render import write_report
@@ -246,6 +280,12 @@ def replay_command(args: argparse.Namespace, seed: int) -> str:
         words += ["--env", assignment]
     for host in args.allow_host:
         words += ["--allow-host", host]
+    if args.monitoring is not None:
+        words.append("--monitoring" if args.monitoring else "--no-monitoring")
+    for rules in args.alert_rules:
+        words += ["--alert-rules", str(rules)]
+    if args.prometheus_url:
+        words += ["--prometheus-url", args.prometheus_url]
     return shlex.join(words)
 
 
@@ -257,12 +297,17 @@ def render_summary(results_path: Path) -> str:
         return f"{float(value) * scale:.1f}{unit}" if isinstance(value, int | float) else "-"
 
     data = json.loads(results_path.read_text())
-    lines = [f"{'outcome':<12} {'time':>7} {'avail':>7} {'p95':>8} {'degrade':>8} {'recover':>8}  scenario"]
+    alerts = any("time_to_alert_s" in s["summary"] for s in data["scenarios"])  # the run had monitoring
+    head = f" {'alert':>7} {'resolve':>8}" if alerts else ""
+    lines = [f"{'outcome':<12} {'time':>7} {'avail':>7} {'p95':>8} {'degrade':>8} {'recover':>8}{head}  scenario"]
     for s in data["scenarios"]:
         m = s["summary"]
+        cells = (f" {num(m.get('time_to_alert_s'), unit='s'):>7} {num(m.get('time_to_resolve_s'), unit='s'):>8}"
+                 if alerts else "")
         lines.append(f"{s['outcome'].upper():<12} {num(s['duration_s'], unit='s'):>7} "
                      f"{num(m['availability'], 100, '%'):>7} {num(m['p95_s'], 1000, 'ms'):>8} "
-                     f"{num(m['time_to_degrade_s'], unit='s'):>8} {num(m['time_to_recover_s'], unit='s'):>8}  {s['name']}")
+                     f"{num(m['time_to_degrade_s'], unit='s'):>8} {num(m['time_to_recover_s'], unit='s'):>8}"
+                     f"{cells}  {s['name']}")
         if s["outcome"] != "passed" and s.get("message"):
             lines.append(f"{'':<12} {s['message']}")
     rates = data.get("pass_rates")
@@ -293,20 +338,41 @@ def _system(args: argparse.Namespace) -> ManagedSystem:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    from monitoring.plan import MonitoringPlan
+
     system = _system(args)
+    monitoring = _monitoring_plan(args, system.settings, system.topology)  # bad rules: exit 2, nothing started
+    assert monitoring is None or isinstance(monitoring, MonitoringPlan)
     for action in system.up():
         print(f"cleaned: {action}")
+    if monitoring is not None:
+        prometheus = monitoring.build(system.settings.state_dir / "prometheus")
+        try:
+            for action in prometheus.start():
+                print(f"cleaned: {action}")
+            prometheus.wait_scraped()
+        except BaseException:
+            prometheus.stop()
+            system.down()  # all or nothing: a failed 'up' leaves nothing running
+            raise
+        prometheus.detach()  # it keeps running, recorded; 'harness down' stops it
+        print(f"{'prometheus':<10} {prometheus.url:<24} {monitoring.describe()}")
     print(f"{'toxiproxy':<10} {system.toxiproxy_url:<24}")
     for service in system.topology.start_order():
         print(f"{service.name:<10} {system.address(service.name):<24} {system.backend.describe(service.name)}")
     for name, listen in system.proxies.routes().items():
         print(f"proxy      {name:<24} {listen}")
+    for line in system.http_faults.status_lines():
+        print(line)
     print(f"ready: POST {system.entry_url()}/chat")
     return ExitCode.OK
 
 
 def cmd_down(args: argparse.Namespace) -> int:
+    from monitoring.session import stop_recorded
+
     stopped = _system(args).down()
+    stopped += ["prometheus"] if stop_recorded(_settings(args)) else []
     print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
     return ExitCode.OK
 
@@ -347,6 +413,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     system = _system(args)
     for service in system.topology.start_order():
         print(f"{service.name:<10} {system.address(service.name):<24} {system.backend.describe(service.name)}")
+    for line in system.http_faults.status_lines():  # the fault proxy, its routes and their active faults
+        print(line)
     entry = system.entry_url() + system.topology.mode.status_path
     try:
         mode = httpx.get(entry, timeout=2.0, trust_env=False).json().get(system.topology.mode.response_field)
@@ -369,6 +437,14 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         print(f"toxiproxy-server: {find_binary(settings.project_root, settings.toxiproxy_bin)}")
     except HarnessError as exc:
         problems.append(str(exc))
+    if topology.monitoring.enabled:  # --monitoring by default: prometheus and promtool are needed
+        from monitoring.server import find_binary as find_prometheus
+
+        for tool in ("prometheus", "promtool"):
+            try:
+                print(f"{tool}: {find_prometheus(settings.prometheus_bin, tool)}")
+            except HarnessError as exc:
+                problems.append(str(exc))
     if args.backend == "docker":
         from faults.docker_engine import connect
 
@@ -377,9 +453,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             print("docker engine: reachable")
         except HarnessError as exc:
             problems.append(str(exc))
-    if not system.is_up():
+    http_problem = system.http_faults.control_port_problem()  # free, or our fault proxy answers there
+    problems += [http_problem] if http_problem else []
+    if http_problem is None and not system.is_up():
         ports = [(s.port, s.name) for s in topology.services.values()]
         ports += [(e.proxy_port, f"proxy {e.name}") for e in topology.edges]
+        ports += [(e.http_proxy_port, f"HTTP fault route {e.name}") for e in topology.edges if e.http_proxy_port]
         ports.append((api_port(settings.port_offset), "toxiproxy API"))
         for port, owner in ports:
             if not port_is_free(topology.host, port):

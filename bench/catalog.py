@@ -7,9 +7,11 @@ same keys on every system and CI can check that nothing went missing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import statistics
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from .alerting import AlertDelay, RunCost
 from .capacity import ModeCapacity
 from .figures import Figure, Goal, Op, not_applicable
 from .harness_cost import SuiteRun
@@ -24,6 +26,10 @@ RECOVER = "time to recover"
 CAPACITY = "capacity"
 COST = "harness cost"
 SCALING = "scaling"
+HTTP_PROXY = "http fault proxy"
+ALERTING = "alerting"
+ALERT_RATIO_GOAL = 1.2
+MONITORING_COST_GOAL = 1.10
 
 DEPENDENCIES = tuple(DEGRADED_MODE)
 MODES = ("normal", "degraded-no-context", "degraded-cache-only", "static-only")
@@ -41,6 +47,36 @@ def hop(rows: Sequence[Mapping[str, Any]]) -> list[Figure]:
         Figure("hop.p99", HOP, "p99 through the proxy", row["proxy_p99_ms"], "ms", row["direct_p99_ms"], "direct p99"),
         Figure("hop.added_p50", HOP, "added p50", row["proxy_p50_ms"] - row["direct_p50_ms"], "ms", goal=added),
     ]
+
+
+def http_proxy(result: Mapping[str, Any], modes: Sequence[ModeCapacity]) -> list[Figure]:
+    """The HTTP fault proxy (``bench.http_proxy.measure``): added latency with no fault, its ceiling
+    against the gateway's normal capacity in this run, and how exact its timing faults are."""
+    lat, thr = result["latency"], result["throughput"]
+    normal = next((m for m in modes if m.mode == "normal"), None)
+    normal_rps = normal.best.ok_rps if normal and normal.best else None
+    out = [
+        Figure("http_proxy.p50", HTTP_PROXY, "p50 through the fault proxy, no fault", lat["proxy_p50_ms"], "ms",
+               lat["direct_p50_ms"], "direct p50", note=f"{lat['requests']} keep-alive requests each way"),
+        Figure("http_proxy.p99", HTTP_PROXY, "p99 through the fault proxy, no fault", lat["proxy_p99_ms"], "ms",
+               lat["direct_p99_ms"], "direct p99"),
+        Figure("http_proxy.added_p50", HTTP_PROXY, "added p50", lat["added_p50_ms"], "ms",
+               goal=Goal(Op.BELOW, 1.0, on_ratio=False, text="under 1 ms added")),
+        Figure("http_proxy.throughput", HTTP_PROXY, f"req/s through the fault proxy ({thr['concurrency']} workers)",
+               thr["proxy"]["rps"], "req/s", normal_rps, "normal mode capacity",
+               Goal(Op.AT_LEAST, 3.0, text="at least 3x the system's capacity"),
+               note=f"trivial upstream; direct to it: {thr['direct']['rps']} req/s (aiohttp load generator)"),
+    ]
+    for kind in ("first_token_delay", "token_delay"):
+        row = next(r for r in result["timing"] if r["fault"] == kind)
+        requested, tolerance = row["requested_ms"], row["tolerance_ms"]
+        # Only lateness can break the tolerance: a sleep never wakes early and the schedule never
+        # runs ahead of the upstream, so the goal is on the worst ratio's upper side.
+        out.append(Figure(f"http_proxy.{kind}", HTTP_PROXY, f"{kind} of {requested:g} ms: worst {row['measured']}",
+                          row["worst_ms"], "ms", requested, "requested",
+                          Goal(Op.AT_MOST, (requested + tolerance) / requested, text="within 10% or 20 ms"),
+                          note=f"median {row['median_ms']} ms over {row['trials']} streams"))
+    return out
 
 
 def fast_fail(p99_s: Mapping[str, float | None], knobs: ReferenceKnobs) -> list[Figure]:
@@ -152,4 +188,29 @@ def reference_only(reason: str, knobs: ReferenceKnobs) -> list[Figure]:
     dummy = [Case(fault, dep, 0.0, None, None, None, ()) for dep in DEPENDENCIES for fault in FAULTS]
     out += [not_applicable(f.key, f.group, f.name, f.unit, reason, f.goal) for f in degrade(dummy)]
     out += [not_applicable(f.key, f.group, f.name, f.unit, reason, f.goal) for f in recover(dummy, knobs, "")]
+    return out
+
+
+def alerting(delays: Sequence[AlertDelay], costs: Sequence[RunCost]) -> list[Figure]:
+    """Fault -> alert against what the rule promises (for: + scrape + evaluation), and monitoring's cost."""
+    goal = Goal(Op.AT_MOST, ALERT_RATIO_GOAL, text=f"within {ALERT_RATIO_GOAL:g}x for: + scrape + evaluation")
+    out = [Figure(f"alerting.{d.fault}.{d.target}", ALERTING, f"{d.fault} {d.target}: {d.alert} fired", d.delay_s, "s",
+                  d.promised_s, "for: + scrape + evaluation", goal,
+                  note="resolved " + ("never" if d.resolve_s is None else f"{d.resolve_s:.1f} s") + " after the revert")
+           for d in delays]
+    def median(monitoring: bool, pick: Callable[[RunCost], float | None]) -> float | None:
+        values = [v for c in costs if c.monitoring is monitoring and (v := pick(c)) is not None]
+        return statistics.median(values) if values else None
+
+    pairs = sum(c.monitoring for c in costs)
+    cost_goal = Goal(Op.AT_MOST, MONITORING_COST_GOAL, text=f"at most {MONITORING_COST_GOAL * 100 - 100:.0f}% more")
+    walls = f"run wall time {median(True, lambda c: c.wall_s) or 0:.1f} s vs {median(False, lambda c: c.wall_s) or 0:.1f} s"
+    out += [
+        Figure("alerting.cost_scenario", ALERTING, "scenario wall time with monitoring",
+               median(True, lambda c: c.scenario_s), "s", median(False, lambda c: c.scenario_s), "without monitoring",
+               cost_goal, note=f"median of {pairs} run(s) each, alternating"),
+        Figure("alerting.cost_cpu", ALERTING, "CPU of the whole run with monitoring (harness, services, load, Prometheus)",
+               median(True, lambda c: c.cpu_s), "s", median(False, lambda c: c.cpu_s), "without monitoring", cost_goal,
+               note=walls),
+    ]
     return out

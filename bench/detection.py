@@ -50,6 +50,12 @@ EXPECTED: dict[Flaw, Catch] = {
     Flaw.CACHE_IGNORED: Catch("dependency_loss.feature:19", "the answer is in degraded-cache-only mode from the cache"),
     Flaw.EARLY_READY: Catch("hung_and_gateway.feature:12", "no request returned a server error"),
     Flaw.HEALTH_CHECK_PER_REQUEST: Catch("network_faults.feature:17", "p50 latency rose by 300 ms"),
+    Flaw.IGNORES_RETRY_AFTER: Catch("llm_api_faults.feature:6", '"llm" received at most'),
+    Flaw.SLEEPS_RETRY_AFTER: Catch("llm_api_faults.feature:22", "no request since the fault took longer than"),
+    Flaw.NO_STREAM_IDLE_TIMEOUT: Catch("llm_api_faults.feature:44", "no request since the fault took longer than"),
+    Flaw.STREAM_ERROR_AS_5XX: Catch("llm_api_faults.feature:44", "no request returned a server error"),
+    Flaw.SILENT_TRUNCATION: Catch("llm_api_faults.feature:57", "every interrupted streamed answer carries a notice"),
+    Flaw.QUERY_TYPE_BREAKER: Catch("llm_api_faults.feature:68", 'mode stays "normal" for'),
 }
 
 

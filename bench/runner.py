@@ -1,14 +1,18 @@
 """``harness bench``: every benchmark in one run, against references measured in the same run.
 
     toxiproxy hop (own Toxiproxy + upstream)               -> hop figures
+    http fault proxy (own proxy + upstreams, bench.http_proxy) -> http fault proxy figures (throughput
+                                                              against the capacity measured below)
     system up (ManagedSystem: services behind Toxiproxy, the bench's gateway knobs)
       capacity per mode (Locust, closed loop)              -> capacity figures
       steady load; per dependency x {kill, partition, blackhole}:
         inject, degrade, hold open, revert, recover        -> degrade, fast-fail, recover figures
       observer alone at 10 Hz; scenario setup/teardown     -> harness cost figures
+      fault -> alert with the shipped rules and a Prometheus  -> alerting figures (bench.alerting)
     system down (every server stopped by PID, every fault reverted by the FaultSession)
     Locust against a trivial /chat with 1, 2, 4 processes  -> generator capacity and scaling
     a suite run (child ``harness run``) or --suite-results -> suite wall time, scenario duration
+    one scenario without, then with --monitoring (children) -> monitoring's cost in wall time and CPU
 
 The system and the suite each get a free port offset (unless one was given) and their own state
 directory inside the bench's run directory, so a bench runs beside other runs and keeps its logs.
@@ -37,9 +41,11 @@ from scenarios.observer import Observer
 from scenarios.system import ManagedSystem
 
 from . import catalog
+from .alerting import AlertDelay, RunCost, alert_delays, run_cost
 from .capacity import ModeCapacity, generator, normal_only, reference_modes
 from .figures import Figure, bench_document
 from .harness_cost import SuiteRun, observer_cpu, read_suite, run_suite, scenario_overhead
+from .http_proxy import measure as measure_http_proxy
 from .locust_load import Load
 from .profile import Profile, is_reference
 from .resilience import FAULTS, Case, fast_fail_p99, measure_steady, run_case
@@ -91,6 +97,9 @@ def run_bench(options: BenchOptions, settings: HarnessSettings, say: Callable[[s
     meta["toxiproxy_version"] = hop["toxiproxy_version"]
     figures += catalog.hop(hop["overhead"])
 
+    say("http fault proxy: added latency, throughput, timing faults")
+    http_proxy = measure_http_proxy(profile.hop_requests, profile.window_s, trials=5 if profile.name == "quick" else 20)
+
     offset = options.port_offset if options.port_offset is not None else free_port_offset(base, *SYSTEM_OFFSETS)
     settings = settings.with_overrides(port_offset=offset, state_dir=options.state_dir or out / "state")
     measured = _system_section(base.with_port_offset(offset), settings, options, meta, say)
@@ -100,12 +109,14 @@ def run_bench(options: BenchOptions, settings: HarnessSettings, say: Callable[[s
     locust = generator(out / "records" / "generator", catalog.GENERATOR_WORKERS, profile.scaling_users,
                        profile.warmup_s, profile.window_s)
     figures += catalog.capacity(measured.capacity, locust.get(0))
+    figures += catalog.http_proxy(http_proxy, measured.capacity)
 
     suite = _suite(options, base, out, say)
     suite_label = profile.suite_label if options.suite_results is None else f"the suite run in {options.suite_results}"
     figures += catalog.cost(measured.observer_share, measured.observer_samples, measured.overhead_s, suite,
                             suite_label)
     figures += catalog.scaling(locust)
+    figures += catalog.alerting(measured.alert_delays, _monitoring_cost(options, base, out, say))
 
     meta["duration_s"] = round(time.monotonic() - started, 1)
     meta["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
@@ -123,6 +134,7 @@ class _SystemMeasurements:
     observer_share: float | None = None
     observer_samples: int = 0
     overhead_s: float | None = None
+    alert_delays: list[AlertDelay] = field(default_factory=list)
 
 
 def _system_section(topology: Topology, settings: HarnessSettings, options: BenchOptions,
@@ -158,6 +170,8 @@ def _system_section(topology: Topology, settings: HarnessSettings, options: Benc
                     got.capacity = [normal_only(load, levels, profile.warmup_s, profile.window_s)]
             if reference:
                 got.figures += _resilience(system, observer, faults, profile, records, meta, say)
+                got.alert_delays = alert_delays(topology, settings, system.entry_url(), faults, profile.steady_users,
+                                                options.out_dir / "alerting", say)
             else:
                 reason = f"needs the reference system's knobs (timeouts, reset_timeout, mode per dependency); " \
                          f"topology {topology.name!r} is not it"
@@ -202,10 +216,27 @@ def _suite(options: BenchOptions, base: Topology, out: Path, say: Callable[[str]
     return run_suite(options.profile.suite_paths, out / "suite", flags, SUITE_TIMEOUT_S)
 
 
-_GROUP_ORDER = (catalog.HOP, catalog.FAST_FAIL, catalog.DEGRADE, catalog.RECOVER, catalog.CAPACITY, catalog.COST,
-                catalog.SCALING)
+_GROUP_ORDER = (catalog.HOP, catalog.HTTP_PROXY, catalog.FAST_FAIL, catalog.DEGRADE, catalog.RECOVER, catalog.CAPACITY,
+                catalog.COST, catalog.SCALING, catalog.ALERTING)
+
+
+def _monitoring_cost(options: BenchOptions, base: Topology, out: Path, say: Callable[[str], None]) -> list[RunCost]:
+    """One fixed-length scenario without, then with, monitoring (``bench.alerting.run_cost``)."""
+    offset = options.port_offset if options.port_offset is not None else free_port_offset(base, *SYSTEM_OFFSETS)
+    flags = ["--port-offset", str(offset), "--state-dir", str(out / "cost-state"),
+             "--topology", str(options.topology_path), "--backend", options.backend]
+    flags += [arg for assignment in options.env for arg in ("--env", assignment)]
+    costs = []
+    # Alternating pairs: one pair on a shared machine swings by 10% either way; the medians of 3 do not.
+    for pair in range(1 if options.profile.name == "quick" else 3):
+        for monitoring in (False, True):
+            label = "with" if monitoring else "without"
+            say(f"monitoring cost: a 20 s scenario {label} monitoring (pair {pair + 1})")
+            costs.append(run_cost(out / "monitoring-cost" / f"{label}-{pair + 1}", flags, monitoring, SUITE_TIMEOUT_S))
+    return costs
 
 
 def _ordered(figures: list[Figure]) -> list[Figure]:
-    """The issue's order: hop, fast fail, degrade, recover, capacity, harness cost, scaling."""
+    """The issue's order: hop, http fault proxy, fast fail, degrade, recover, capacity, harness cost, scaling,
+    alerting."""
     return sorted(figures, key=lambda f: _GROUP_ORDER.index(f.group))

@@ -10,7 +10,10 @@
         ├── ServiceStartError         a service exited or never passed its startup probe
         ├── ToxiproxyError            the Toxiproxy server is missing, unreachable or refused a call
         │   └── (faults.toxiproxy) ToxiproxyAPIError > ToxiproxyUnreachable: an API call's status/detail
-        └── DockerError               the Docker engine is missing, unreachable or refused a call
+        ├── HttpFaultProxyError       the HTTP fault proxy is missing, unreachable or refused a call
+        │   └── (faults.http.client) HttpFaultProxyAPIError > HttpFaultProxyUnreachable: status/field/detail
+        ├── DockerError               the Docker engine is missing, unreachable or refused a call
+        └── PrometheusError           Prometheus is missing, unreachable, or could not answer a query
 
 The CLI prints ``str(error)`` on one line and exits with ``error.exit_code``; no traceback reaches a user.
 """
@@ -83,5 +86,13 @@ class ToxiproxyError(InfrastructureError):
     """The Toxiproxy server is missing, unreachable, or answered an API call with an error."""
 
 
+class HttpFaultProxyError(InfrastructureError):
+    """The HTTP fault proxy (``faults.http``) is missing, unreachable, or answered an API call with an error."""
+
+
 class DockerError(InfrastructureError):
     """The Docker engine is missing, unreachable, or refused an operation."""
+
+
+class PrometheusError(InfrastructureError):
+    """Prometheus is missing, did not start, is unreachable, or refused a query (a measurement not taken)."""

@@ -16,6 +16,8 @@ from .errors import UsageError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TOXIPROXY_API_PORT = 8474  # the default API port; like every port of a run it moves with the port offset
+HTTP_FAULT_PROXY_PORT = 8475  # the HTTP fault proxy's control API, beside Toxiproxy's; moves likewise
+PROMETHEUS_PORT = 9090  # the Prometheus that --monitoring starts (web UI and API); moves likewise
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,11 @@ class HarnessSettings:
     startup_timeout_s: float = 30.0
     stop_grace_s: float = 10.0
     toxiproxy_bin: str | None = None
+    # Monitoring (--monitoring): Prometheus's binary, how often the alert timeline polls its API, and a
+    # test seam that replaces every alert rule's ``for:`` in the copies Prometheus loads (never the files).
+    prometheus_bin: str | None = None
+    alert_poll_s: float = 0.2
+    alert_for_override_s: float | None = None
 
     @property
     def state_file(self) -> Path:
@@ -53,6 +60,8 @@ class HarnessSettings:
             python=env.get("HARNESS_PYTHON") or sys.executable,
             port_offset=offset,
             toxiproxy_bin=env.get("HARNESS_TOXIPROXY_BIN") or None,
+            prometheus_bin=env.get("HARNESS_PROMETHEUS_BIN") or None,
+            alert_for_override_s=_seconds(env, "HARNESS_ALERT_FOR_S"),
         )
 
     def with_overrides(self, *, port_offset: int | None = None, state_dir: Path | None = None) -> HarnessSettings:
@@ -63,3 +72,17 @@ class HarnessSettings:
         if state_dir is not None:
             out = replace(out, state_dir=state_dir.resolve())
         return out
+
+
+def _seconds(env: Mapping[str, str], name: str) -> float | None:
+    """An optional non-negative number of seconds from the environment; a bad one names the variable."""
+    raw = env.get(name) or ""
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise UsageError(f"{name}={raw!r} is not a number of seconds") from None
+    if value < 0:
+        raise UsageError(f"{name}={raw!r} must not be negative")
+    return value

@@ -13,7 +13,15 @@ the line and the key, because the person reading it is editing that file.
         command: ["{python}", "-m", "system_under_test.vectordb"]
         env: {PORT: "{port}"}
     edges:
-      - {from: gateway, to: vector-db, env: VECTORDB_URL, proxy_port: 21001}
+      - {from: gateway, to: vector-db, env: VECTORDB_URL, proxy_port: 21001, http_proxy_port: 20001}
+
+An optional ``monitoring: {enabled: true, rules: [alerts.rules.yml], scrape_interval_s: 1}`` makes runs
+start a Prometheus evaluating those alert rules (paths relative to this file; docs/monitoring.md).
+
+An edge's optional ``http_proxy_port`` gives it an HTTP fault route: Toxiproxy's proxy forwards to the
+harness's HTTP fault proxy listening there, which forwards to the callee (``faults.http``), so HTTP-level
+faults (error statuses, rate limits, broken streams) can be injected on that edge. Like every port it
+moves with the port offset and must not collide with another.
 
 Placeholders in commands and environment values: ``{python}`` (the harness's interpreter), ``{host}``,
 ``{port}`` (the service's own, after the port offset). An edge's ``env`` variable is set on the calling
@@ -69,6 +77,7 @@ class Edge:
     target: str
     env: str
     proxy_port: int
+    http_proxy_port: int | None = None  # where the HTTP fault proxy listens for this edge, if it has a route
 
     @property
     def name(self) -> str:
@@ -83,6 +92,19 @@ class ModeSource:
 
 
 @dataclass(frozen=True)
+class MonitoringSpec:
+    """The topology's ``monitoring:`` key: whether runs start Prometheus by default, and its alert rules.
+
+    ``rules`` are resolved against the topology file's folder; ``scrape_interval_s`` is also the rules'
+    evaluation interval (see monitoring/ and docs/monitoring.md).
+    """
+
+    enabled: bool = False
+    rules: tuple[Path, ...] = ()
+    scrape_interval_s: float = 1.0
+
+
+@dataclass(frozen=True)
 class Topology:
     name: str
     host: str
@@ -91,6 +113,7 @@ class Topology:
     edges: tuple[Edge, ...]
     mode: ModeSource
     path: Path
+    monitoring: MonitoringSpec = field(default_factory=MonitoringSpec)
 
     def service(self, name: str) -> Service:
         try:
@@ -136,7 +159,11 @@ class Topology:
         if offset == 0:
             return self
         services = {n: replace(s, port=s.port + offset) for n, s in self.services.items()}
-        edges = tuple(replace(e, proxy_port=e.proxy_port + offset) for e in self.edges)
+        edges = tuple(
+            replace(e, proxy_port=e.proxy_port + offset,
+                    http_proxy_port=None if e.http_proxy_port is None else e.http_proxy_port + offset)
+            for e in self.edges
+        )
         topo = replace(self, services=services, edges=edges)
         topo._check_ports()
         return topo
@@ -160,6 +187,7 @@ class Topology:
     def _check_ports(self) -> None:
         seen: dict[int, str] = {}
         ports = [(s.port, s.name) for s in self.services.values()] + [(e.proxy_port, e.name) for e in self.edges]
+        ports += [(e.http_proxy_port, f"{e.name} (http_proxy_port)") for e in self.edges if e.http_proxy_port is not None]
         for port, owner in ports:
             if not 1 <= port <= 65535:
                 raise ConfigError(str(self.path), f"{owner}: port {port} is outside 1..65535")
@@ -251,7 +279,7 @@ def load_topology(path: Path | str = DEFAULT_TOPOLOGY) -> Topology:
         raise ConfigError(str(path), "the topology is empty")
     r = _Reader(path)
     top = r.mapping(root, "topology")
-    r.only(top, {"name", "host", "entry", "mode", "services", "edges"}, "topology", root)
+    r.only(top, {"name", "host", "entry", "mode", "services", "edges", "monitoring"}, "topology", root)
     name = r.string(r.require(top, "name", "topology", root), "name")
     host = r.string(top["host"], "host") if "host" in top else "127.0.0.1"
     services_node = r.require(top, "services", "topology", root)
@@ -283,7 +311,8 @@ def load_topology(path: Path | str = DEFAULT_TOPOLOGY) -> Topology:
             status_path=r.string(items["status_path"], "mode.status_path") if "status_path" in items else "/status",
             response_field=r.string(items["response_field"], "mode.response_field") if "response_field" in items else "mode",
         )
-    topo = Topology(name, host, entry, services, tuple(edges), mode, path)
+    monitoring = _monitoring(r, top["monitoring"], path) if "monitoring" in top else MonitoringSpec()
+    topo = Topology(name, host, entry, services, tuple(edges), mode, path, monitoring)
     topo._check_ports()
     topo.start_order()  # rejects cycles now rather than at start-up
     return topo
@@ -331,7 +360,7 @@ def _service(r: _Reader, name: str, node: yaml.Node) -> Service:
 
 def _edge(r: _Reader, node: yaml.Node, services: dict[str, Service]) -> Edge:
     items = r.mapping(node, "edge")
-    r.only(items, {"from", "to", "env", "proxy_port"}, "edge", node)
+    r.only(items, {"from", "to", "env", "proxy_port", "http_proxy_port"}, "edge", node)
     ends = []
     for key in ("from", "to"):
         value_node = r.require(items, key, "edge", node)
@@ -346,4 +375,25 @@ def _edge(r: _Reader, node: yaml.Node, services: dict[str, Service]) -> Edge:
     if not _ENV_NAME.match(env):
         raise r.fail(env_node, f"edge.env: {env!r} is not a valid variable name")
     proxy_port = r.integer(r.require(items, "proxy_port", "edge", node), "edge.proxy_port", 1, 65535)
-    return Edge(ends[0], ends[1], env, proxy_port)
+    http_proxy_port = None
+    if "http_proxy_port" in items:
+        http_proxy_port = r.integer(items["http_proxy_port"], "edge.http_proxy_port", 1, 65535)
+    return Edge(ends[0], ends[1], env, proxy_port, http_proxy_port)
+
+
+def _monitoring(r: _Reader, node: yaml.Node, path: Path) -> MonitoringSpec:
+    items = r.mapping(node, "monitoring")
+    r.only(items, {"enabled", "rules", "scrape_interval_s"}, "monitoring", node)
+    enabled = False
+    if "enabled" in items:
+        value = items["enabled"]
+        if not isinstance(value, yaml.ScalarNode) or value.value.lower() not in ("true", "false"):
+            raise r.fail(value, "monitoring.enabled must be true or false")
+        enabled = value.value.lower() == "true"
+    rules: tuple[Path, ...] = ()
+    if "rules" in items:
+        rules = tuple((path.parent / rule).resolve() for rule in r.strings(items["rules"], "monitoring.rules"))
+    interval = 1.0
+    if "scrape_interval_s" in items:
+        interval = r.number(items["scrape_interval_s"], "monitoring.scrape_interval_s")
+    return MonitoringSpec(enabled, rules, interval)

@@ -2,6 +2,7 @@
 
     KIND:TARGET[:PARAM=VALUE,...]      e.g.  latency:vector-db:latency_ms=300,jitter_ms=20
                                              partition:llm     kill:vector-db     pause:llm
+                                             http_error:llm:status=503,probability=0.5
 
 Parameter values are converted to the type the spec declares (numbers, directions); the spec's own
 ``validate()`` then checks ranges. Every mistake raises ``FaultParameterError`` (exit code 2) naming
@@ -25,10 +26,12 @@ from .base import FaultSpec
 def fault_kinds() -> dict[str, type[FaultSpec]]:
     """All fault spec classes by kind name."""
     from . import docker_specs, network, service
+    from .http import specs as http_specs
 
     classes: list[type[FaultSpec]] = [
         *service.SERVICE_FAULTS,
         *network.NETWORK_FAULTS,
+        *http_specs.HTTP_FAULTS,
         *docker_specs.DOCKER_FAULTS,
     ]
     return {cls.kind: cls for cls in classes}
@@ -73,6 +76,9 @@ def build_fault(cls: type[FaultSpec], target: str, values: dict[str, str]) -> Fa
 
 
 def _convert(kind: str, name: str, raw: str, annotation: Any) -> Any:
+    optional = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if len(optional) == 1 and type(None) in typing.get_args(annotation):
+        annotation = optional[0]  # ``int | None``: an optional parameter, given here
     if isinstance(annotation, type) and issubclass(annotation, Enum):
         try:
             return annotation(raw)
@@ -100,10 +106,13 @@ def _boolean(raw: str) -> bool:
 
 def check_target(topology: Topology, spec: FaultSpec) -> None:
     """Refuse a fault whose target the topology does not have, before anything is sent."""
+    from .http.specs import HttpFault, resolve_route
     from .network import NetworkFault, resolve_edge
 
     if isinstance(spec, NetworkFault):
         resolve_edge(topology, spec)
+    elif isinstance(spec, HttpFault):
+        resolve_route(topology, spec)
     elif spec.target not in topology.services:
         known = ", ".join(sorted(topology.services))
         raise FaultParameterError(spec.kind, "target", f"{spec.target!r} is not a service (known: {known})")

@@ -2,6 +2,10 @@
 
     caller ──> 127.0.0.1:<edge.proxy_port>  (proxy "<caller>-to-<callee>")  ──> 127.0.0.1:<callee port>
 
+An edge with an HTTP fault route (``http_proxy_port``) gets one more hop when the manager is built
+``via_http_proxy``: Toxiproxy forwards to the HTTP fault proxy (``faults.http``), which forwards to the
+callee, so the caller still meets Toxiproxy first and every TCP fault looks the same to it.
+
 The caller is started with the proxy's address in the edge's environment variable (``routes()`` is
 what ``LocalSupervisor(routes=...)`` takes), so every network fault is real TCP behaviour. Proxies
 outlive fault sessions: ``harness up`` ensures them, ``harness down`` removes them, and
@@ -23,9 +27,12 @@ from .toxiproxy import Proxy, ProxyConfig, ToxiproxyClient
 class ProxyManager:
     """Creates, lists and removes the proxies of one topology (ports already offset)."""
 
-    def __init__(self, client: ToxiproxyClient, topology: Topology) -> None:
+    def __init__(self, client: ToxiproxyClient, topology: Topology, *, via_http_proxy: bool = False) -> None:
+        """``via_http_proxy``: send the edges that have an HTTP fault route through it (the caller
+        must then run the HTTP fault proxy, as ``ManagedSystem`` does)."""
         self._client = client
         self._topology = topology
+        self._via_http_proxy = via_http_proxy
 
     def configs(self) -> list[ProxyConfig]:
         host = self._topology.host
@@ -33,7 +40,8 @@ class ProxyManager:
             ProxyConfig(
                 name=edge.name,
                 listen=f"{host}:{edge.proxy_port}",
-                upstream=f"{host}:{self._topology.service(edge.target).port}",
+                upstream=f"{host}:{edge.http_proxy_port}" if self._via_http_proxy and edge.http_proxy_port is not None
+                else f"{host}:{self._topology.service(edge.target).port}",
             )
             for edge in self._topology.edges
         ]

@@ -17,13 +17,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from core import daemons
 from core.errors import ToxiproxyError
 from core.settings import TOXIPROXY_API_PORT
-from core.processes import ProcessRecord, is_running, start_ticks, terminate
+from core.processes import ProcessRecord, is_running, terminate
 from core.supervisor import port_is_free
 
 from .toxiproxy import ToxiproxyAPIError, ToxiproxyClient, ToxiproxyUnreachable
@@ -104,11 +104,7 @@ class RunningServer:
         """Stop the server if this harness started it (idempotent); a reused server is left alone."""
         if self.record is not None:
             stop_server(self.record, grace_s)
-        if self._process is not None:
-            try:
-                self._process.wait(timeout=5.0)  # dead or dying: this only collects the exit status
-            except subprocess.TimeoutExpired:
-                pass
+        daemons.reap(self._process)
 
 
 def start_server(config: ServerConfig, recorded: ProcessRecord | None = None) -> RunningServer:
@@ -125,26 +121,16 @@ def start_server(config: ServerConfig, recorded: ProcessRecord | None = None) ->
                 "answer HTTP; stop it or change the port offset"
             )
         return RunningServer(config.url, version, record=None)
-    config.log_path.parent.mkdir(parents=True, exist_ok=True)
-    command = [str(config.binary), "-host", config.host, "-port", str(config.port)]
+    # The metrics flags expose GET /metrics (per-proxy traffic, Go runtime) for Prometheus (--monitoring).
+    command = [str(config.binary), "-host", config.host, "-port", str(config.port), "-proxy-metrics", "-runtime-metrics"]
     env = {**os.environ, "LOG_LEVEL": config.log_level}
-    with open(config.log_path, "ab") as log:
-        try:
-            process = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-                start_new_session=True,  # its own process group: our signals reach it and nothing else
-            )
-        except OSError as exc:
-            raise ToxiproxyError(f"cannot run {config.binary}: {exc.strerror}; {_SETUP_HINT}") from None
-    ticks = start_ticks(process.pid)
-    record = ProcessRecord(SERVICE_NAME, process.pid, ticks if ticks is not None else -1, config.port, str(config.log_path))
+    process, record = daemons.spawn(SERVICE_NAME, command, config.port, config.log_path,
+                                    lambda message: ToxiproxyError(f"{message}; {_SETUP_HINT}"), env=env)
     server = RunningServer(config.url, "", record, process)
     try:
-        server.version = _wait_ready(config, process)
+        server.version = daemons.wait_ready(
+            process, lambda: probe(config.url, timeout_s=1.0), label=BINARY_NAME, what=f"GET {config.url}/version",
+            timeout_s=config.startup_timeout_s, log_path=config.log_path, error=ToxiproxyError)
     except BaseException:
         server.stop(config.stop_grace_s)
         raise
@@ -154,32 +140,3 @@ def start_server(config: ServerConfig, recorded: ProcessRecord | None = None) ->
 def stop_server(record: ProcessRecord, grace_s: float = 5.0) -> None:
     """Stop a recorded server by PID (no-op when it is gone or the PID now belongs to another process)."""
     terminate(record, grace_s)
-
-
-def _wait_ready(config: ServerConfig, process: subprocess.Popen[bytes]) -> str:
-    deadline = time.monotonic() + config.startup_timeout_s
-    while True:
-        code = process.poll()
-        if code is not None:
-            raise ToxiproxyError(
-                f"{BINARY_NAME} exited with code {code} during start-up: {_log_tail(config.log_path)} "
-                f"(log: {config.log_path})"
-            )
-        version = probe(config.url, timeout_s=1.0)
-        if version is not None:
-            return version
-        if time.monotonic() >= deadline:
-            raise ToxiproxyError(
-                f"{BINARY_NAME} did not answer GET {config.url}/version within {config.startup_timeout_s:g}s "
-                f"(log: {config.log_path})"
-            )
-        time.sleep(0.02)
-
-
-def _log_tail(path: Path, lines: int = 3) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return "no log"
-    tail = [line for line in text.splitlines() if line.strip()][-lines:]
-    return " | ".join(tail) or "empty log"

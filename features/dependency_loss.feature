@@ -11,9 +11,11 @@ Feature: Losing a dependency
     And the "vector-db" breaker opens within 5 seconds
     And no request returned a server error
     And every "degraded-no-context" answer carries a notice
+    And the alert "ChatbotServiceDown" fires within 10 seconds
     When the "vector-db" service is restarted
     Then the mode becomes "normal" within 40 seconds
     And the "vector-db" breaker went through "closed, open, half-open, closed"
+    And the alert "ChatbotServiceDown" resolves within 30 seconds of the heal
     And at least 99% of requests succeeded since the start
 
   Scenario: LLM killed: earlier questions from the cache, new ones get the busy message

@@ -6,6 +6,7 @@ Feature: Hung processes, the gateway itself, and load spikes
     When the "vector-db" service is paused
     Then the mode becomes "degraded-no-context" within 10 seconds
     And no request returned a server error
+    And the alert "ChatbotServiceDown" fires within 15 seconds
     When the "vector-db" service is resumed
     Then the mode becomes "normal" within 40 seconds
 

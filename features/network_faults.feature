@@ -23,6 +23,7 @@ Feature: Network faults between the gateway and its dependencies
     Then the mode stays "normal" for 10 seconds
     And the p50 latency rose by 300 ms within 40% since the fault
     And at least 100% of requests succeeded since the fault
+    And no alert fired
 
   Scenario: LLM partitioned and healed
     Given the system is running in "normal" mode
@@ -31,9 +32,12 @@ Feature: Network faults between the gateway and its dependencies
     Then the mode becomes "degraded-cache-only" within 5 seconds
     And the "llm" breaker opens within 5 seconds
     And no request returned a server error
+    And the alert "ChatbotBreakerOpen" fires within 10 seconds
+    And the alert "ChatbotDegraded" fires within 15 seconds
     When the partition of "llm" heals
     Then the mode becomes "normal" within 40 seconds
     And the "llm" breaker went through "closed, open, half-open, closed"
+    And the alert "ChatbotDegraded" resolves within 45 seconds of the heal
 
   Scenario: Flapping vector-db: answers keep coming, no retry storm
     Given the system is running in "normal" mode

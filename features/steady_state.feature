@@ -10,3 +10,4 @@ Feature: Steady state
     And at least 100% of requests succeeded since the start
     And no request returned a server error
     And the p95 latency since the start is below 1000 ms
+    And no alert fired

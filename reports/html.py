@@ -54,18 +54,39 @@ def _summary(results: Mapping[str, Any], scenarios: Sequence[Mapping[str, Any]])
         key = str(s.get("outcome", "unknown"))
         counts[key] = counts.get(key, 0) + 1
     colour = OUTCOME_COLOURS.get(outcome, "#6e7781")
-    rows = "\n".join(_summary_row(i, s) for i, s in enumerate(scenarios, start=1))
+    streamed = _streamed(scenarios)
+    monitored = _monitored(scenarios)
+    rows = "\n".join(_summary_row(i, s, streamed, monitored) for i, s in enumerate(scenarios, start=1))
     return (
         "<h1>Resilience report</h1>"
         f'<p><span class="verdict" id="verdict" style="background:{colour}">{escape(outcome.upper())}</span></p>'
         '<p class="counts">' + "".join(f"<span><b>{n}</b> {escape(k)}</span>" for k, n in counts.items()) + "</p>"
         "<table><thead><tr><th>#</th><th>scenario</th><th>outcome</th><th>duration</th><th>time to degrade</th>"
-        "<th>time to recover</th><th>availability</th><th>p50</th><th>p95</th><th>p99</th><th>requests</th>"
+        "<th>time to recover</th>"
+        + ('<th title="from the fault to the first alert firing">time to alert</th>'
+           '<th title="from the heal to the last of those alerts resolved">time to resolve</th>' if monitored else "")
+        + "<th>availability</th><th>p50</th><th>p95</th><th>p99</th>"
+        + ('<th title="time to first token of streamed answers">TTFT p95</th>' if streamed else "") + "<th>requests</th>"
         f"<th>errors</th><th>time in each mode</th></tr></thead><tbody>{rows}</tbody></table>"
     )
 
 
-def _summary_row(index: int, scenario: Mapping[str, Any]) -> str:
+def _streamed(scenarios: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether any scenario sent streamed requests: only then does the table get a TTFT column."""
+    return any("streams" in (s.get("summary") or {}) for s in scenarios)
+
+
+def _ttft_cell(summary: Mapping[str, Any]) -> str:
+    """TTFT p95 of a scenario's streams; a scenario without streams shows an en dash."""
+    return num(millis(summary.get("ttft_p95_s")))
+
+
+def _monitored(scenarios: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether the run had monitoring (a Prometheus): only then does the table get alert columns."""
+    return any("time_to_alert_s" in (s.get("summary") or {}) for s in scenarios)
+
+
+def _summary_row(index: int, scenario: Mapping[str, Any], streamed: bool = False, monitored: bool = False) -> str:
     summary: Mapping[str, Any] = scenario.get("summary") or {}
     cells = [
         f'<td class="num">{index}</td>',
@@ -74,10 +95,13 @@ def _summary_row(index: int, scenario: Mapping[str, Any]) -> str:
         num(seconds(scenario.get("duration_s"))),
         num(seconds(summary.get("time_to_degrade_s"))),
         num(seconds(summary.get("time_to_recover_s"))),
+        *([num(seconds(summary.get("time_to_alert_s"))), num(seconds(summary.get("time_to_resolve_s")))]
+          if monitored else []),
         num(percent(summary.get("availability"))),
         num(millis(summary.get("p50_s"))),
         num(millis(summary.get("p95_s"))),
         num(millis(summary.get("p99_s"))),
+        *([_ttft_cell(summary)] if streamed else []),
         num(escape(str(summary.get("requests", "–")))),
         f"<td>{_errors(summary.get('errors') or {})}</td>",
         f"<td>{_mode_shares(summary.get('mode_shares') or {})}</td>",

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import metrics
-from .records import RequestRecord, StatusSample
+from . import metrics, stream_metrics
+from .records import ERROR_EVENT, RequestRecord, StatusSample
 
 
 @dataclass(frozen=True)
@@ -139,25 +139,55 @@ def latency_below(records: Sequence[RequestRecord], q: float, max_s: float, labe
     return Verdict(name, value < max_s, f"< {max_s * 1000:g} ms", observed, records[-1].t, value)
 
 
-def slowest_below(records: Sequence[RequestRecord], max_s: float, label: str) -> Verdict:
-    """No request, answered or not, took longer than ``max_s``: the bound a request deadline promises."""
+def waiting_users(records: Sequence[RequestRecord], now: float, max_s: float,
+                  slack_s: float = 1.0) -> dict[str, float]:
+    """Users whose last request ended more than ``max_s`` (+ ``slack_s``) before ``now``, with how long.
+
+    A request writes its record only when it ends, so one that hangs is invisible to checks over
+    records: a sleeping retry or a stalled stream would make "nothing took longer than N" pass while
+    users wait. A user of a steady load that has answered nothing for that long is stuck in a request
+    that has lasted at least that long (``slack_s`` covers its think time and the record flush). A
+    user that never finished any request is not seen this way.
+    """
+    last_end: dict[str, float] = {}
+    for r in records:
+        if r.user:
+            last_end[r.user] = max(last_end.get(r.user, r.t), r.t + r.latency_s)
+    return {user: now - end for user, end in last_end.items() if now - end > max_s + slack_s}
+
+
+def slowest_below(records: Sequence[RequestRecord], max_s: float, label: str,
+                  now: float | None = None, users_seen: Sequence[RequestRecord] = ()) -> Verdict:
+    """No request, answered or not, took longer than ``max_s``: the bound a request deadline promises.
+
+    With ``now``, a request still open after ``max_s`` fails it too (``waiting_users`` over
+    ``users_seen``, the records that say which users the load has)."""
     name = f"no request {label} took longer than {max_s * 1000:g} ms".replace("  ", " ")
     if not records:
         return Verdict(name, False, f"<= {max_s * 1000:g} ms", "no requests")
     slowest = max(records, key=lambda r: r.latency_s)
     value = slowest.latency_s
     observed = f"slowest {value * 1000:.1f} ms of {len(records)} requests"
+    waiting = waiting_users(users_seen or records, now, max_s) if now is not None else {}
+    if waiting:
+        longest = max(waiting.values())
+        observed += f"; {len(waiting)} users waiting on a request for {min(waiting.values()):.1f}s or more"
+        return Verdict(name, False, f"<= {max_s * 1000:g} ms", observed, now, max(value, longest))
     return Verdict(name, value <= max_s, f"<= {max_s * 1000:g} ms", observed, slowest.t, value)
 
 
 def no_server_errors(records: Sequence[RequestRecord]) -> Verdict:
-    """No request got a 5xx answer."""
+    """No request got a 5xx answer, and no streamed answer reported an error in-band (``event: error``)."""
     errors = [r for r in records if r.server_error]
     if not errors:
         return Verdict("no request returned a server error", True, "0 server errors", f"0 of {len(records)}")
-    codes = sorted({r.status for r in errors})
+    codes = sorted({r.status for r in errors if r.status >= 500})
+    kinds = [f"status {', '.join(map(str, codes))}"] if codes else []
+    events = sum(r.error == ERROR_EVENT for r in errors)
+    if events:
+        kinds.append(f"{events} streamed with an error event")
     return Verdict("no request returned a server error", False, "0 server errors",
-                   f"{len(errors)} of {len(records)} (status {', '.join(map(str, codes))})", errors[0].t)
+                   f"{len(errors)} of {len(records)} ({'; '.join(kinds)})", errors[0].t)
 
 
 def notices_present(records: Sequence[RequestRecord], mode: str) -> Verdict:
@@ -169,3 +199,80 @@ def notices_present(records: Sequence[RequestRecord], mode: str) -> Verdict:
     missing = [r for r in in_mode if not r.notice]
     observed = f"{len(in_mode) - len(missing)} of {len(in_mode)} with a notice"
     return Verdict(name, not missing, "all with a notice", observed, missing[0].t if missing else in_mode[-1].t)
+
+
+# -- streamed answers (POST /chat/stream) ------------------------------------------------------------
+
+
+def ttft_below(records: Sequence[RequestRecord], q: float, max_s: float, label: str) -> Verdict:
+    """The q-th percentile time to first token of the streams that got one is below ``max_s``."""
+    name = f"p{q:g} time to first token {label} is below {max_s * 1000:g} ms".replace("  ", " ")
+    judged = stream_metrics.streams(records)
+    value = stream_metrics.ttft_percentiles(judged, (q,))[q]
+    if value is None:
+        observed = "no streamed requests" if not judged else f"no first token in {len(judged)} streams"
+        return Verdict(name, False, f"< {max_s * 1000:g} ms", observed, judged[-1].t if judged else None)
+    without = sum(r.ttft_ms is None for r in judged)
+    observed = f"{value * 1000:.1f} ms over {len(judged) - without} streams" + (
+        f" ({without} without a first token)" if without else "")
+    return Verdict(name, value < max_s, f"< {max_s * 1000:g} ms", observed, judged[-1].t, value)
+
+
+def interrupted_notices(records: Sequence[RequestRecord]) -> Verdict:
+    """Every interrupted stream (partial, or broken after its first token) carried a notice, and at
+    least one stream was interrupted: a check that saw no interruption proves nothing."""
+    name = "every interrupted streamed answer carries a notice"
+    broken = [r for r in stream_metrics.streams(records) if stream_metrics.interrupted(r)]
+    if not broken:
+        return Verdict(name, False, "at least one interrupted answer, all with a notice",
+                       f"no interrupted answers among {len(stream_metrics.streams(records))} streams")
+    missing = [r for r in broken if not r.notice]
+    observed = f"{len(broken) - len(missing)} of {len(broken)} with a notice"
+    if missing:
+        # "partial" when the system said so in done; otherwise how the stream broke (StreamCut, Timeout...).
+        kinds: dict[str, int] = {}
+        for r in missing:
+            kind = "partial" if r.outcome == "partial" else r.error or "error"
+            kinds[kind] = kinds.get(kind, 0) + 1
+        observed += "; without one: " + ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
+    return Verdict(name, not missing, "all with a notice", observed, missing[0].t if missing else broken[-1].t)
+
+
+def no_stream_hung(records: Sequence[RequestRecord], max_s: float | None, now: float,
+                   slack_s: float = 1.0) -> Verdict:
+    """No stream was ended by the client's bound (its request timeout); with ``max_s``, none took longer,
+    and none is still open after ``max_s``.
+
+    A stalled stream writes no record until the client gives up on it, which may be long after the
+    check. So with ``max_s`` a streaming user whose last answer ended more than ``max_s`` (+
+    ``slack_s`` for its think time and the record flush) before ``now`` counts as hung: it is stuck in
+    a request that has lasted that long. That holds while the load keeps its users; a user that never
+    finished any stream is not seen this way.
+    """
+    name = "no streamed answer hung" + (f" for more than {max_s:g}s" if max_s is not None else "")
+    expected = "0 streams ended by the client's timeout" + (
+        f", none longer than {max_s:g}s or still open after it" if max_s is not None else "")
+    judged = stream_metrics.streams(records)
+    if not judged:
+        return Verdict(name, False, expected, "no streamed requests")
+    ended = [r for r in judged if stream_metrics.hung(r, max_s)]
+    open_for = waiting_users(judged, now, max_s, slack_s) if max_s is not None else {}
+    slowest = max([r.latency_s for r in judged] + list(open_for.values()))
+    observed = f"{len(ended)} of {len(judged)} ended hung (slowest {slowest:.2f}s)"
+    if open_for:
+        observed += f"; {len(open_for)} users waiting on a stream for {min(open_for.values()):.1f}s or more"
+    at = ended[0].t if ended else now if open_for else judged[-1].t
+    return Verdict(name, not ended and not open_for, expected, observed, at, slowest)
+
+
+def complete_at_least(records: Sequence[RequestRecord], min_ratio: float, label: str) -> Verdict:
+    """At least ``min_ratio`` of the streams ended with ``done`` saying complete (partial ones do not count)."""
+    name = f"at least {min_ratio * 100:g}% of streamed answers were complete {label}".strip()
+    ratio = stream_metrics.complete_share(records)
+    if ratio is None:
+        return Verdict(name, False, f">= {min_ratio * 100:g}%", "no streamed requests")
+    counts = stream_metrics.outcome_counts(records)
+    observed = f"{ratio * 100:.2f}% of {sum(counts.values())} (" + ", ".join(
+        f"{n} {outcome}" for outcome, n in counts.items() if n) + ")"
+    return Verdict(name, ratio >= min_ratio, f">= {min_ratio * 100:g}%", observed,
+                   stream_metrics.streams(records)[-1].t, ratio)

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from core.errors import HarnessError
 from core.journal import Journal
@@ -24,6 +24,9 @@ from .assertions import Verdict
 from .load import LoadDriver, LoadSpec, RecordReader
 from .observer import Observer
 from .records import RequestRecord
+
+if TYPE_CHECKING:
+    from monitoring.session import Monitoring
 
 
 class ScenarioFailed(AssertionError):
@@ -40,6 +43,10 @@ class System(Protocol):
     topology: Topology
 
     def entry_url(self) -> str: ...
+
+    def calls_metrics_url(self) -> str | None:
+        """Where the calls each dependency received are counted from outside the system (the HTTP
+        fault proxy's ``/metrics``); None when no edge goes through it."""
 
     def injectors(self) -> list[Injector]: ...
 
@@ -127,6 +134,7 @@ class RunContext:
             mode_field=system.topology.mode.response_field,
         )
         self.load: LoadDriver | None = None
+        self.monitoring: Monitoring | None = None  # set by the runner when the run has monitoring (--monitoring)
         self.scenario: ScenarioRun | None = None
         self._reader: RecordReader | None = None
         self._records: list[RequestRecord] = []
@@ -164,13 +172,13 @@ class RunContext:
 
     # -- load --------------------------------------------------------------------------------------
 
-    def start_load(self, users: int) -> None:
-        """Start the scenario's load, or change its number of users."""
+    def start_load(self, users: int, stream_share: float = 0.0) -> None:
+        """Start the scenario's load, or change its number of users (the share streaming stays as started)."""
         users = self.options.users or users
         if self.load is None:
             spec = LoadSpec(host=self.system.entry_url(), users=users, spawn_rate=max(users, 1) * 2.0,
                             workers=self.options.workers, seed=self.current().seed,
-                            allow_hosts=self.options.allow_hosts)
+                            allow_hosts=self.options.allow_hosts, stream_share=stream_share)
             self.load = LoadDriver(spec, self.current().records_dir)
             self.load.start()
         else:

@@ -84,6 +84,7 @@ class LoadSpec:
     questions: Path | None = None
     repeat_ratio: float = 0.0  # share of requests that re-ask the user's previous question ("chat-repeat")
     drain_s: float = 2.0  # a stopped user may finish its request this long before it is cancelled
+    stream_share: float = 0.0  # share of users asking on /chat/stream (1 = all), spread evenly over the users
     allow_hosts: frozenset[str] = field(default_factory=frozenset)
 
     def __post_init__(self) -> None:
@@ -104,6 +105,8 @@ class LoadSpec:
             raise UsageError(f"load drain time must not be negative, got {self.drain_s} s")
         if not 0 <= self.repeat_ratio <= 1:
             raise UsageError(f"load repeat ratio must be between 0 and 1, got {self.repeat_ratio}")
+        if not 0 <= self.stream_share <= 1:
+            raise UsageError(f"load stream share must be between 0 and 1, got {self.stream_share}")
         if self.questions is not None and not self.questions.is_file():
             raise UsageError(f"questions file {self.questions} does not exist")
 
@@ -116,11 +119,24 @@ class LoadSpec:
             "--timeout", repr(self.timeout_s), "--max-duration", repr(self.max_duration_s),
             "--repeat-ratio", repr(self.repeat_ratio), "--drain", repr(self.drain_s),
         ]
+        if self.stream_share:
+            args += ["--stream-share", repr(self.stream_share)]
         if self.questions is not None:
             args += ["--questions", str(self.questions)]
         for host in sorted(self.allow_hosts):
             args += ["--allow-host", host]
         return args
+
+
+def is_streaming(index: int, share: float) -> bool:
+    """Whether a process's user number ``index`` (0, 1, ...) streams: spread evenly over the users, so
+    any first N of them hold ``int(N * share)`` streaming ones, however the user count changes."""
+    return int((index + 1) * share) > int(index * share)
+
+
+def streaming_users(users: int, share: float) -> int:
+    """How many of one process's ``users`` stream at ``share`` (workers each spread their own users)."""
+    return int(users * share)
 
 
 def check_users(users: int) -> None:

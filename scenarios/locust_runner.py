@@ -1,4 +1,4 @@
-"""The Locust process: sends /chat load and writes one RequestRecord line per request.
+"""The Locust process: sends /chat (and /chat/stream) load and writes one RequestRecord line per request.
 
 Run by ``scenarios.load.LoadDriver`` as ``python -m scenarios.locust_runner --host URL --records DIR``;
 this is the only module that imports Locust, because importing it monkey-patches the whole process
@@ -9,8 +9,9 @@ Each process that sends requests appends to ``<records>/<worker-id>.jsonl`` (``l
 ``worker-I``), flushed every 0.1 s. Every request gets a line: status 0 with the exception's name
 when no response came (``Timeout`` for the request deadline), and ``Cancelled`` for a request still
 in flight when its user was stopped (users being stopped first get ``--drain`` seconds to finish
-the request they are making, so a healthy system shows no cancellations). The control protocol (stdin commands, stdout events) is
-described in ``scenarios/load.py``.
+the request they are making, so a healthy system shows no cancellations). With ``--stream-share S``
+that share of the users ask on ``/chat/stream`` instead, read by ``scenarios.stream_user``. The
+control protocol (stdin commands, stdout events) is described in ``scenarios/load.py``.
 """
 
 from __future__ import annotations
@@ -45,8 +46,10 @@ from locust.env import Environment
 from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
 from core.errors import ExitCode, UsageError
-from scenarios.load import MAX_USERS, MAX_WORKERS, PROJECT_ROOT, RUNNER_MODULE, check_host
+from scenarios.load import MAX_USERS, MAX_WORKERS, PROJECT_ROOT, RUNNER_MODULE, check_host, is_streaming
 from scenarios.records import RequestRecord
+from scenarios.sse import StreamTally
+from scenarios.stream_user import ask_stream, error_name
 
 BUNDLED_QUESTIONS = PROJECT_ROOT / "system_under_test" / "vectordb" / "data" / "eval_questions.jsonl"
 # None sends no header (the gateway's default language); the others mix plain and weighted forms.
@@ -83,6 +86,7 @@ class RunnerConfig:
     repeat_ratio: float
     drain_s: float
     questions: Path
+    stream_share: float
     worker_index: int | None  # set in a worker process
 
     @property
@@ -162,6 +166,7 @@ class ChatUser(FastHttpUser):
         self.rng = random.Random(f"{cfg.seed}:{cfg.worker_index}:{self.index}")
         self.user_id = f"load-{cfg.worker_id}-{self.index}"
         self.previous: Question | None = None
+        self.streaming = is_streaming(self.index, cfg.stream_share)
 
     def wait_time(self) -> float:
         return self.rng.uniform(self.config.wait_min_s, self.config.wait_max_s)
@@ -174,7 +179,19 @@ class ChatUser(FastHttpUser):
             question, name = self.rng.choice(self.questions), "chat"
         self.previous = question
         language = self.rng.choice(ACCEPT_LANGUAGES)
-        self.ask(question, name, {"Accept-Language": language} if language else {})
+        headers = {"Accept-Language": language} if language else {}
+        if self.streaming:
+            self.ask_stream(question, name.replace("chat", "chat-stream", 1), headers)
+        else:
+            self.ask(question, name, headers)
+
+    def ask_stream(self, question: Question, name: str, headers: dict[str, str]) -> None:
+        def write(tally: StreamTally) -> None:
+            if self.writer is not None:
+                self.writer.write(tally.record(name, self.config.worker_id, self.user_id))
+
+        payload = {"message": question.text, "user_id": self.user_id}
+        ask_stream(self.client, payload, headers, name, self.config.timeout_s, write)
 
     def ask(self, question: Question, name: str, headers: dict[str, str]) -> None:
         payload = {"message": question.text, "user_id": self.user_id}
@@ -218,21 +235,8 @@ class ChatUser(FastHttpUser):
         if self.writer is not None:
             self.writer.write(RequestRecord(
                 t=started, wall=wall, latency_s=latency, status=status, mode=mode, notice=notice,
-                cached=cached, error=error, name=name, worker=self.config.worker_id,
+                cached=cached, error=error, name=name, worker=self.config.worker_id, user=self.user_id,
             ))
-
-
-def error_name(error: BaseException | None) -> str:
-    """The exception's class name; every kind of timeout is called ``Timeout`` so they count together."""
-    if error is None:
-        return "NoResponse"
-    # geventhttpclient wraps the errors it would retry (timeouts, EPIPE, empty replies) in RetriesExceeded.
-    original = getattr(error, "original", None)
-    if isinstance(original, BaseException):
-        error = original
-    if isinstance(error, (gevent.Timeout, TimeoutError)):
-        return "Timeout"
-    return type(error).__name__
 
 
 def make_user_class(cfg: RunnerConfig, writer: RecordWriter | None) -> type[ChatUser]:
@@ -498,6 +502,7 @@ def parse_args(argv: Sequence[str]) -> tuple[RunnerConfig, argparse.Namespace]:
     parser.add_argument("--repeat-ratio", type=float, default=0.0, help="share of requests re-asking the last question")
     parser.add_argument("--drain", type=float, default=2.0, help="seconds a stopped user may finish its request")
     parser.add_argument("--questions", type=Path, default=BUNDLED_QUESTIONS, help="JSON-lines or text questions")
+    parser.add_argument("--stream-share", type=float, default=0.0, help="share of users asking on /chat/stream")
     parser.add_argument("--allow-host", action="append", default=[], help="a non-loopback host to allow")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--master-port", type=int, help=argparse.SUPPRESS)
@@ -516,6 +521,8 @@ def parse_args(argv: Sequence[str]) -> tuple[RunnerConfig, argparse.Namespace]:
         raise UsageError(f"--drain must not be negative, got {args.drain}")
     if not 0 <= args.repeat_ratio <= 1:
         raise UsageError(f"--repeat-ratio must be between 0 and 1, got {args.repeat_ratio}")
+    if not 0 <= args.stream_share <= 1:
+        raise UsageError(f"--stream-share must be between 0 and 1, got {args.stream_share}")
     if args.worker and (args.master_port is None or args.worker_index is None):
         raise UsageError("--worker needs --master-port and --worker-index")
     if not args.questions.is_file():
@@ -525,7 +532,8 @@ def parse_args(argv: Sequence[str]) -> tuple[RunnerConfig, argparse.Namespace]:
         host=args.host.rstrip("/"), records=args.records, users=args.users, spawn_rate=args.spawn_rate,
         workers=args.workers, seed=args.seed, wait_min_s=args.wait_min, wait_max_s=args.wait_max,
         timeout_s=args.timeout, max_duration_s=args.max_duration, repeat_ratio=args.repeat_ratio,
-        drain_s=args.drain, questions=args.questions, worker_index=args.worker_index if args.worker else None,
+        drain_s=args.drain, questions=args.questions, stream_share=args.stream_share,
+        worker_index=args.worker_index if args.worker else None,
     )
     return cfg, args
 

@@ -3,7 +3,8 @@
     {"run": {...metadata...}, "outcome": "passed|failed|error|interrupted",
      "scenarios": [{"name", "feature", "tags", "outcome", "duration_s", "steps": [...],
                     "verdicts": [...], "faults": [...windows...], "timeline": [...samples...],
-                    "load": [...per-second buckets...], "summary": {...figures...}}],
+                    "load": [...per-second buckets...], "summary": {...figures...},
+                    "alerts": [...pending/firing/resolved, with --monitoring...]}],
      "events": [...journal...]}
 
 Times inside a scenario are seconds since that scenario started (``t``), plus wall times.
@@ -22,9 +23,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import metrics
+from . import metrics, stream_metrics
 from .assertions import Verdict
 from .records import FaultWindow, RequestRecord, StatusSample
+from monitoring.timeline import AlertInterval, summarize as summarize_alerts
 
 SCHEMA_VERSION = 1
 
@@ -64,6 +66,8 @@ class ScenarioResult:
     marks: dict[str, float] = field(default_factory=dict)
     attempt: int = 1
     seed: int = 0
+    # The alerts Prometheus raised during the scenario; None when the run had no monitoring.
+    alerts: list[AlertInterval] | None = None
 
     @property
     def duration_s(self) -> float:
@@ -82,7 +86,15 @@ class ScenarioResult:
             "mode_shares": metrics.mode_shares(self.samples, self.started, end),
             "time_to_degrade_s": metrics.time_to_degrade(self.samples, fault) if fault else None,
             "time_to_recover_s": metrics.time_to_recover(self.samples, recovery) if recovery else None,
-        }
+        } | stream_summary(records) | self.alert_summary()
+
+    def alert_summary(self) -> dict[str, Any]:
+        """Fault -> first alert firing, heal -> last of them resolved; only when the run had monitoring."""
+        if self.alerts is None:
+            return {}
+        figures = summarize_alerts(self.alerts, self.marks.get("fault"), self.marks.get("recovery"))
+        return {"time_to_alert_s": figures.time_to_alert_s, "time_to_resolve_s": figures.time_to_resolve_s,
+                "alerts_fired": list(figures.fired)}
 
     def to_json(self) -> dict[str, Any]:
         o = self.started
@@ -99,6 +111,7 @@ class ScenarioResult:
                         "end": None if w.end is None else round(w.end - o, 3)} for w in self.faults],
             "timeline": [{**s.to_json(), "t": round(s.t - o, 3)} for s in self.samples],
             "load": per_second(self.records, o),
+            **({} if self.alerts is None else {"alerts": [a.to_json(o) for a in self.alerts]}),
         }
 
 
@@ -111,8 +124,28 @@ def _error_kinds(records: list[RequestRecord]) -> dict[str, int]:
     return kinds
 
 
+def stream_summary(records: list[RequestRecord]) -> dict[str, Any]:
+    """The streamed answers' figures, only when there were any (a /chat-only summary keeps its shape)."""
+    if not any(r.streamed for r in records):
+        return {}
+    ttft = stream_metrics.ttft_percentiles(records, (50, 95, 99))
+    return {"streams": len(stream_metrics.streams(records)), "ttft_p50_s": ttft[50], "ttft_p95_s": ttft[95],
+            "ttft_p99_s": ttft[99], "stream_outcomes": stream_metrics.outcome_counts(records)}
+
+
+def _stream_bucket(group: list[RequestRecord]) -> dict[str, Any]:
+    """A second's streamed answers: how many, time to first token, how many ended partial or in error."""
+    if not any(r.streamed for r in group):
+        return {}
+    ttft = stream_metrics.ttft_percentiles(group, (50, 95))
+    counts = stream_metrics.outcome_counts(group)
+    return {"streams": len(stream_metrics.streams(group)), "ttft_p50_s": ttft[50], "ttft_p95_s": ttft[95],
+            "partial": counts["partial"], "stream_errors": counts["error"]}
+
+
 def per_second(records: list[RequestRecord], origin: float) -> list[dict[str, Any]]:
-    """Requests per second of scenario time: count, errors, latency percentiles, answers by mode."""
+    """Requests per second of scenario time: count, errors, latency percentiles, answers by mode (and,
+    when streams were sent, their time to first token and outcomes)."""
     buckets: dict[int, list[RequestRecord]] = {}
     for r in records:
         buckets.setdefault(int(r.t - origin), []).append(r)
@@ -122,10 +155,11 @@ def per_second(records: list[RequestRecord], origin: float) -> list[dict[str, An
         p = metrics.latency_percentiles(group)
         modes: dict[str, int] = {}
         for r in group:
-            key = r.mode or ("error" if not r.ok else "unknown")
+            # A stream that broke after its meta event knows its mode but was no answer: it is an error.
+            key = "error" if r.streamed and not r.ok else r.mode or ("error" if not r.ok else "unknown")
             modes[key] = modes.get(key, 0) + 1
         out.append({"t": second, "requests": len(group), "errors": sum(not r.ok for r in group),
-                    "p50_s": p[50], "p95_s": p[95], "p99_s": p[99], "modes": modes})
+                    "p50_s": p[50], "p95_s": p[95], "p99_s": p[99], "modes": modes, **_stream_bucket(group)})
     return out
 
 

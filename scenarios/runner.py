@@ -1,6 +1,7 @@
 """``harness run``: plan the scenarios, bring the system up, run them under pytest-bdd, write results.
 
     plan (parse features, filter tags, match every step)        -> ConfigError, exit 2, nothing touched
+    Prometheus (--monitoring: monitoring.Monitoring, data in out/prometheus) started beside the system
     system up (Toxiproxy, proxies, services; stale faults cleaned) -> InfrastructureError, exit 3
     observer + progress -> pytest.main(generated module, EnginePlugin, step modules as plugins)
     results.json, junit.xml, runs/latest -> exit code from the scenario outcomes
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +27,7 @@ from core.interrupts import sigterm_raises
 from core.journal import JsonlSink, Journal
 from core.settings import HarnessSettings
 from core.topology import Topology
+from monitoring.session import Monitoring, recorded_running
 
 from .context import RunContext, RunOptions, System
 from .features import PlannedScenario, check_steps, plan
@@ -83,9 +86,14 @@ def _test_modules(planned: list[PlannedScenario], repeat: int = 1) -> dict[str, 
 
 
 def run_scenarios(
-    options: RunOptions, settings: HarnessSettings, topology: Topology, system_factory: Callable[[], System]
+    options: RunOptions, settings: HarnessSettings, topology: Topology, system_factory: Callable[[], System],
+    monitoring_factory: Callable[[Path, Journal], Monitoring] | None = None,
 ) -> RunSummary:
-    """Run the planned scenarios against the system ``system_factory()`` builds; see the module doc."""
+    """Run the planned scenarios against the system ``system_factory()`` builds; see the module doc.
+
+    With ``monitoring_factory``, a Prometheus (``monitoring.Monitoring``, its folder ``out/prometheus``)
+    watches the system from its start to the end of the run; each scenario's alerts go into its results.
+    """
     planned = plan_run(options)
     out = options.out_dir
     out.mkdir(parents=True, exist_ok=True)
@@ -98,11 +106,21 @@ def run_scenarios(
     plugin: EnginePlugin | None = None
     outcome = "error"
     was_up = True
+    monitoring: Monitoring | None = None
+    keep_monitoring = False  # a Prometheus from 'harness up --monitoring' was running: leave ours running
     try:
         with sigterm_raises():
             was_up = system.is_up()
+            if monitoring_factory is not None:  # started first: its start-up overlaps the system's
+                keep_monitoring = was_up and recorded_running(settings)
+                monitoring = monitoring_factory(out / "prometheus", journal)
+                for action in monitoring.start():
+                    journal.record("cleaned", action=action)
             system.up()
             context = RunContext(options, system, journal)
+            if monitoring is not None:
+                monitoring.wait_scraped()
+                context.monitoring = monitoring
             context.observer.start()
             plugin = EnginePlugin(context, out / "records")
             progress = Progress(context, len(planned) * options.repeat)
@@ -116,6 +134,13 @@ def run_scenarios(
             outcome = _outcome(plugin, code)
     finally:
         results = plugin.results if plugin else []
+        if monitoring is not None:
+            for result in results:
+                result.alerts = monitoring.timeline.intervals(result.started, result.finished or time.monotonic())
+            if keep_monitoring:
+                monitoring.detach()
+            else:
+                monitoring.stop()
         write_results(out / "results.json", meta, outcome, results, [e.to_json() for e in journal.events])
         sink.close()
         if not was_up:

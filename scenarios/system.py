@@ -1,9 +1,10 @@
 """A running system under test: its services, the Toxiproxy in front of its dependencies, its faults.
 
-    up():    toxiproxy-server (started, or reused and cleaned) -> one proxy per edge
+    up():    HTTP fault proxy (when an edge has http_proxy_port; started, or reused and cleaned)
+             -> toxiproxy-server (started, or reused and cleaned) -> one proxy per edge
              -> services (local processes or containers), callers wired to the proxies
-    reset(): remove every toxic, enable every proxy, resume paused and restart dead services
-    down():  reset the network, remove the proxies, stop the services, stop the server
+    reset(): remove every toxic and HTTP fault, enable every proxy, resume paused and restart dead services
+    down():  reset the network, remove the proxies, stop the services, stop both proxy servers
 
 ``harness up/down``, ``harness fault`` and the scenario engine all go through this one object, so a
 fault injected by any of them is found and undone by any other, even after a crash. Where services
@@ -21,10 +22,12 @@ from core.settings import HarnessSettings
 from core.supervisor import LocalSupervisor, StateFile
 from core.topology import Topology
 from faults.base import Injector
+from faults.http.manager import HttpFaultProxy
 from faults.network import NetworkInjector
 from faults.process import LocalControl
 from faults.proxies import ProxyManager, clean_stale
 from faults.service import ServiceControl, ServiceFaultInjector
+from faults.http.lifecycle import SERVICE_NAME as HTTP_PROXY_NAME
 from faults.toxiproxy import ToxiproxyClient
 from faults.toxiproxy_server import (
     SERVICE_NAME,
@@ -141,7 +144,8 @@ class ManagedSystem:
         self.settings = settings
         self.toxiproxy_url = f"http://{topology.host}:{api_port(settings.port_offset)}"
         self.client = ToxiproxyClient(self.toxiproxy_url)
-        self.proxies = ProxyManager(self.client, topology)
+        self.http_faults = HttpFaultProxy(topology, settings)  # edges with http_proxy_port go through it
+        self.proxies = ProxyManager(self.client, topology, via_http_proxy=self.http_faults.enabled)
         routes = self.proxies.routes()
         self.supervisor = LocalSupervisor(topology, settings, routes=routes, overrides=overrides)
         if backend == "local":
@@ -160,10 +164,14 @@ class ManagedSystem:
     def entry_url(self) -> str:
         return self.address(self.topology.entry)
 
+    def calls_metrics_url(self) -> str | None:
+        return self.http_faults.url + "/metrics" if self.http_faults.enabled else None
+
     def injectors(self) -> list[Injector]:
         return [
             ServiceFaultInjector(self.backend.control, set(self.topology.services)),
             NetworkInjector(self.client, self.topology),
+            *([self.http_faults.injector()] if self.http_faults.enabled else []),
             *self.backend.injectors(),
         ]
 
@@ -171,7 +179,8 @@ class ManagedSystem:
 
     def up(self) -> list[str]:
         """Start whatever is not running; return what stale faults were cleaned on the way."""
-        actions = self._ensure_toxiproxy()
+        actions = self.http_faults.ensure(stale=True)  # before Toxiproxy forwards to its routes
+        actions += self._ensure_toxiproxy()
         self.proxies.ensure()
         actions += self.backend.clean_stale()
         self.backend.start_all()
@@ -182,11 +191,12 @@ class ManagedSystem:
 
     def is_up(self) -> bool:
         running = self.backend.running()
-        return all(name in running for name in self.topology.services) and probe(self.toxiproxy_url) is not None
+        return (all(name in running for name in self.topology.services) and probe(self.toxiproxy_url) is not None
+                and self.http_faults.is_up())
 
     def reset(self) -> list[str]:
         """Remove every fault, stale or ours: toxics, disabled proxies, paused or dead services."""
-        actions: list[str] = []
+        actions = self.http_faults.ensure(stale=False)  # also restarts a fault proxy that died
         cleanup = clean_stale(self.client, only=self._proxy_names())
         actions += [f"removed toxic {toxic} from {proxy}" for proxy, toxic in cleanup.toxics]
         actions += [f"re-enabled proxy {proxy}" for proxy in cleanup.enabled]
@@ -205,10 +215,15 @@ class ManagedSystem:
             if probe(self.toxiproxy_url) is not None:
                 clean_stale(self.client, only=self._proxy_names())
                 self.proxies.remove()
+            self.http_faults.release()
             stopped = self.backend.stop_all()
         finally:
-            if self._stop_toxiproxy():  # even after a failed service stop
-                stopped.append(SERVICE_NAME)
+            try:
+                if self._stop_toxiproxy():  # even after a failed service stop
+                    stopped.append(SERVICE_NAME)
+            finally:
+                if self.http_faults.stop():
+                    stopped.append(HTTP_PROXY_NAME)
         return stopped
 
     def _stop_toxiproxy(self) -> bool:
@@ -226,6 +241,7 @@ class ManagedSystem:
 
     def close(self) -> None:
         self.client.close()
+        self.http_faults.close()
         self.backend.close()
 
     def _proxy_names(self) -> list[str]:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the project needs on a fresh Debian/Ubuntu machine, idempotently:
 # Debian packages (python3-venv), the project's virtualenv with its Python dependencies, the
-# Toxiproxy server (built from its Go module) and the Docker engine with the reference image.
+# Toxiproxy server (built from its Go module), Debian's Prometheus and promtool, and the Docker engine with the reference image.
 # SKIP_DOCKER=1 leaves the Docker part out (for machines where the tests marked docker are not run).
 # Re-running is cheap: each step is skipped when its result is already in place.
 set -euo pipefail
@@ -42,7 +42,10 @@ if [ ! -f "$stamp" ]; then
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
+# A CJK font for the report's figures: questions and fault labels can be Japanese.
+apt_install fonts-ipafont-gothic
 scripts/setup-toxiproxy.sh
 scripts/setup-chromium.sh
+scripts/setup-prometheus.sh
 if [ "${SKIP_DOCKER:-0}" != 1 ]; then scripts/setup-docker.sh; fi
 log "ready"

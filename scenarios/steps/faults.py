@@ -27,6 +27,9 @@ def inject(run: RunContext, spec: FaultSpec) -> None:
     spec = replace(spec, target=run.system.topology.canonical(spec.target))  # aliases name their service
     # Counters before the fault, so "since the fault" assertions can work on differences.
     scenario.metrics["fault"] = scrape(run.system.entry_url() + "/metrics")
+    calls_url = run.system.calls_metrics_url()
+    if calls_url is not None:
+        scenario.metrics["fault-calls"] = scrape(calls_url)
     # The fault counts from the moment we start sending it: its effect may begin before the call returns.
     started = time.monotonic()
     scenario.faults.inject(spec)

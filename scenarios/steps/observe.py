@@ -113,9 +113,11 @@ def latency(run: RunContext, q: str, event: str, ms: str) -> None:
 
 @steps.then(rf"no request since the {_EVENT} took longer than (?P<ms>{_NUM}) ms")
 def slowest(run: RunContext, event: str, ms: str) -> None:
-    """no request since the EVENT took longer than N ms (the slowest answered request)"""
-    records = run.records_now(since=since(run, event))
-    run.current().check(assertions.slowest_below(records, float(ms) / 1000, f"since the {event}"))
+    """no request since the EVENT took longer than N ms (the slowest answered one, or one still open)"""
+    everything = run.records_now(since=run.current().started)
+    records = [r for r in everything if r.t >= since(run, event)]
+    run.current().check(assertions.slowest_below(records, float(ms) / 1000, f"since the {event}",
+                                                 now=time.monotonic(), users_seen=everything))
 
 
 @steps.then(rf"the p(?P<q>{_NUM}) latency rose by (?P<ms>{_NUM}) ms within (?P<tolerance>{_NUM})% since the fault")
@@ -157,6 +159,36 @@ def notices(run: RunContext, mode: str) -> None:
         return assertions.notices_present([r for r in records if r.mode == mode], mode)
 
     _wait(run, evaluate, time.monotonic() + 10.0)
+
+
+@steps.then(rf"the p(?P<q>{_NUM}) time to first token since the {_EVENT} is below (?P<ms>{_NUM}) ms")
+def time_to_first_token(run: RunContext, q: str, event: str, ms: str) -> None:
+    """the pQ time to first token since the EVENT is below N ms (streamed answers that got a token)"""
+    records = run.records_now(since=since(run, event))
+    run.current().check(assertions.ttft_below(records, float(q), float(ms) / 1000, f"since the {event}"))
+
+
+@steps.then(r"every interrupted streamed answer carries a notice")
+def interrupted_notices(run: RunContext) -> None:
+    """every interrupted streamed answer carries a notice (waiting up to 10 s for the first interruption)"""
+    scenario = run.current()
+    _wait(run, lambda now: assertions.interrupted_notices(run.records_now(since=scenario.started)),
+          time.monotonic() + 10.0)
+
+
+@steps.then(rf"no streamed answer hung(?: for more than (?P<seconds>{_NUM}) seconds?)?")
+def no_stream_hung(run: RunContext, seconds: str | None = None) -> None:
+    """no streamed answer hung [for more than N seconds] (ended by the client's timeout, or open that long)"""
+    records = run.records_now(since=run.current().started)
+    bound = float(seconds) if seconds else None
+    run.current().check(assertions.no_stream_hung(records, bound, time.monotonic()))
+
+
+@steps.then(rf"at least (?P<percent>{_NUM})% of streamed answers were complete since the {_EVENT}")
+def streams_complete(run: RunContext, percent: str, event: str) -> None:
+    """at least P% of streamed answers were complete since the EVENT (partial answers do not count)"""
+    records = run.records_now(since=since(run, event))
+    run.current().check(assertions.complete_at_least(records, float(percent) / 100, f"since the {event}"))
 
 
 @steps.then(r'the answer is in "(?P<mode>[\w-]+)" mode(?P<cache>(?: from the cache|, not from the cache))?')

@@ -12,15 +12,15 @@ import random
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing, asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 from fastapi import FastAPI, Header, Request, Response
 from fastapi.exception_handlers import http_exception_handler
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from pydantic import BaseModel, Field
 
@@ -36,6 +36,7 @@ from .metrics import GatewayMetrics
 from .modes import Language, Mode, decide_mode, language_from_header
 from .monitor import HealthMonitor
 from .retry import RetryBudget
+from .stream_events import EVENT_SCHEMA, SSE_MEDIA_TYPE, StreamEvent, StreamRecord
 from .settings import DependencySettings, GatewaySettings
 from .variants import Flaw
 
@@ -117,7 +118,7 @@ class Gateway:
         s = self.settings
         breaker = flaws.breaker_class(s.variant)(dep.name, dep.breaker, on_transition=self._on_transition)
         budget = RetryBudget(s.retry_budget_ratio, s.retry_budget_min_per_s)
-        return DependencyClient(dep, session, breaker, budget, s.backoff, rng, self.metrics)
+        return flaws.client_class(s.variant)(dep, session, breaker, budget, s.backoff, rng, self.metrics)
 
     def _on_transition(self, transition: Transition) -> None:
         self.metrics.observe_transition(transition)
@@ -276,6 +277,83 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             cached=outcome.cached,
         )
 
+    @app.post(
+        "/chat/stream",
+        response_class=StreamingResponse,
+        responses={200: {"description": "Server-sent events: meta, token (repeated), done.",
+                         "content": {SSE_MEDIA_TYPE: {"schema": EVENT_SCHEMA}}}},
+    )
+    async def chat_stream(
+        body: ChatRequest,
+        accept_language: str | None = Header(default=None),
+        x_request_id: str | None = Header(default=None),
+    ) -> StreamingResponse:
+        """The answer as it is generated: ``meta`` once the mode is known, ``token`` events, ``done`` last."""
+        started = time.monotonic()
+        request_id = x_request_id if x_request_id and _REQUEST_ID.match(x_request_id) else uuid.uuid4().hex
+        language: Language = language_from_header(accept_language)
+        service = gateway().chat
+        if service is None:
+            raise StarletteHTTPException(503, "the answer index is still loading")
+        record = StreamRecord(request_id)
+        events = service.stream_answer(body.message, language, record)
+        # Headers go out with the first event: until the mode is known there is nothing to promise, and a
+        # failure this early could still become a proper status (only a flawed variant lets one happen).
+        first = await anext(events)
+        relay = _stream_body(events, first, record, body.user_id, started)
+        return StreamingResponse(relay, media_type=SSE_MEDIA_TYPE,
+                                 headers={"X-Request-ID": request_id, "Cache-Control": "no-cache"})
+
+    async def _stream_body(
+        events: AsyncGenerator[StreamEvent, None], first: StreamEvent, record: StreamRecord, user_id: str,
+        started: float,
+    ) -> AsyncIterator[bytes]:
+        first_token_s: float | None = None
+        failure: str | None = None
+        try:
+            async with aclosing(events):
+                yield first.encode()
+                async for event in events:
+                    if event.name == "token" and first_token_s is None:
+                        first_token_s = time.monotonic() - started
+                    yield event.encode()
+        except Exception as exc:  # only a flawed variant gets here: the connection is aborted
+            failure = type(exc).__name__
+            raise
+        finally:
+            _account_stream(record, user_id, started, first_token_s, failure)
+
+    def _account_stream(
+        record: StreamRecord, user_id: str, started: float, first_token_s: float | None, failure: str | None
+    ) -> None:
+        elapsed = time.monotonic() - started
+        mode = record.mode.value if record.mode is not None else "error"
+        outcome = record.outcome or ("aborted" if failure else "abandoned")  # abandoned: the user hung up
+        metrics.requests.labels(mode, "200").inc()
+        metrics.latency.labels(mode).observe(elapsed)
+        metrics.stream_answers.labels(mode, outcome).inc()
+        if first_token_s is not None:
+            metrics.first_token.labels(mode).observe(first_token_s)
+        _log.log(
+            logging.WARNING if outcome != "complete" else logging.INFO,
+            "chat stream",
+            extra={
+                "request_id": record.request_id,
+                "user_id": user_id,
+                "mode": mode,
+                "status": 200,
+                "outcome": outcome,
+                "tokens": record.tokens,
+                "ttft_ms": round(first_token_s * 1000, 2) if first_token_s is not None else None,
+                "latency_ms": round(elapsed * 1000, 2),
+                "cached": record.cached,
+                "interruption": record.interruption,
+                "error": failure,
+                "retries": sum(t.retries for t in record.traces.values()),
+                "dependencies": {name: t.as_dict() for name, t in record.traces.items()},
+            },
+        )
+
     @app.get("/status")
     async def status() -> dict[str, Any]:
         """The system's view: mode, since when, and each dependency's breaker and probe verdict."""
@@ -285,7 +363,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         # FastAPI answers a body it cannot decode (not UTF-8) with 400; the contract says invalid
         # input is a 422 naming the field, and here the field is the body itself.
-        if exc.status_code == 400 and request.url.path == "/chat":
+        if exc.status_code == 400 and request.url.path in ("/chat", "/chat/stream"):
             detail = [{"loc": ["body"], "msg": "the body is not valid UTF-8 JSON", "type": "json_invalid"}]
             return JSONResponse({"detail": detail}, status_code=422)
         return await http_exception_handler(request, exc)

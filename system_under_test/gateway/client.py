@@ -6,8 +6,12 @@
         timeout = min(attempt timeout, deadline)  -> DeadlineExceeded when nothing is left
         await the HTTP call (one long-lived aiohttp session per dependency)
         success -> breaker.record_success, return the JSON body
-        failure -> breaker.record_failure (timeouts too); retry only when the error is transient,
-                   attempts remain, the full-jitter sleep fits in the deadline and the budget allows
+        failure -> breaker.record_failure (timeouts, 5xx, 529; a 429 only releases the permit); retry
+                   only when the error is transient, attempts remain, the sleep (Retry-After when the
+                   dependency sent one, else full jitter) fits in the deadline and the budget allows
+
+    open_stream(path, body, deadline, timing)   the same loop, up to the stream's first token; the
+                                                permit then rides with the stream until it ends
 
 aiohttp rather than httpx for this hot path: on this two-core machine httpx's async pool answered a
 two-call chain ten times slower under concurrency (facts.md); the harness itself still uses httpx.
@@ -20,16 +24,29 @@ import asyncio
 import json
 import random
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 
-from .breaker import RateBreaker
-from .errors import DeadlineExceeded, DependencyError, DependencyHttpError, DependencyTimeout, DependencyUnavailable
+from .breaker import Permit, RateBreaker
+from .errors import (
+    RETRYABLE_STATUSES,
+    DeadlineExceeded,
+    DependencyError,
+    DependencyHttpError,
+    DependencyTimeout,
+    DependencyUnavailable,
+    StreamFailed,
+)
 from .metrics import GatewayMetrics
 from .retry import Backoff, Deadline, RetryBudget
+from .retry_after import decide_retry, parse_retry_after
 from .settings import DependencySettings
+from .upstream_stream import StreamTiming, TokenStream, UpstreamStream
+
+T = TypeVar("T")
 
 # An attempt with less time than this cannot succeed; better to stop and degrade now.
 _MIN_ATTEMPT_S = 0.01
@@ -97,6 +114,37 @@ class DependencyClient:
         self, path: str, body: dict[str, Any], deadline: Deadline, trace: CallTrace, *, retry: bool = True
     ) -> dict[str, Any]:
         """POST ``body`` to ``path`` and return the JSON answer, or raise a ``DependencyError``."""
+
+        async def once(timeout: float) -> dict[str, Any]:
+            return await self._post_once(path, body, timeout)
+
+        answer, permit = await self._attempts(once, deadline, trace, retry=retry)
+        self.breaker.record_success(permit)
+        self._count(trace, "ok")
+        return answer
+
+    async def open_stream(
+        self, path: str, body: dict[str, Any], deadline: Deadline, trace: CallTrace, timing: StreamTiming
+    ) -> UpstreamStream:
+        """POST a ``"stream": true`` request; return once its first token arrived (retrying before that).
+
+        The breaker permit stays with the returned stream, which settles it when the stream ends: a
+        stream that breaks after its first token is a failed call even though its status was 200.
+        """
+
+        async def once(timeout: float) -> UpstreamStream:
+            return await self._open_stream_once(path, body, timeout, timing)
+
+        stream, permit = await self._attempts(once, deadline, trace, retry=True)
+        trace.outcome = "streaming"
+        stream.bind(lambda error: self._settle_stream(permit, trace, error),
+                    lambda: self._abandon_stream(permit, trace))
+        return stream
+
+    async def _attempts(
+        self, once: Callable[[float], Awaitable[T]], deadline: Deadline, trace: CallTrace, *, retry: bool
+    ) -> tuple[T, Permit]:
+        """The retry loop shared by every call: returns the answer with its still unsettled permit."""
         if retry:
             self._budget.record_request()
         attempt = 0
@@ -115,50 +163,69 @@ class DependencyClient:
             trace.attempts += 1
             started = time.monotonic()
             try:
-                answer = await self._post_once(path, body, timeout)
+                answer = await once(timeout)
             except asyncio.CancelledError:
                 self.breaker.release(permit)
                 raise
             except DependencyError as exc:
                 self._metrics.dependency_latency.labels(self.name).observe(time.monotonic() - started)
-                if exc.counts_as_failure:
-                    self.breaker.record_failure(permit, exc.kind)
-                else:
-                    self.breaker.release(permit)
+                self._settle_failure(permit, exc)
                 self._count(trace, exc.kind)
                 trace.errors.append(exc.kind)
-                if not (retry and exc.retryable and self._may_retry(attempt, deadline)):
+                if not (retry and exc.retryable):
+                    raise
+                wait = self._retry_wait(exc, attempt, deadline)
+                if wait is None:
                     raise
                 trace.retries += 1
-                await asyncio.sleep(self._backoff.delay(attempt, self._rng))
+                await asyncio.sleep(wait)
                 attempt += 1
                 continue
             self._metrics.dependency_latency.labels(self.name).observe(time.monotonic() - started)
+            return answer, permit
+
+    def _settle_failure(self, permit: Permit, exc: DependencyError) -> None:
+        if exc.counts_as_failure:
+            self.breaker.record_failure(permit, exc.kind)
+        else:
+            self.breaker.release(permit)
+
+    def _settle_stream(self, permit: Permit, trace: CallTrace, error: DependencyError | None) -> None:
+        """How a stream's end reaches the breaker: [DONE] a success, a break a failure."""
+        if error is None:
             self.breaker.record_success(permit)
             self._count(trace, "ok")
-            return answer
+            return
+        self._settle_failure(permit, error)
+        self._count(trace, error.kind)
+        trace.errors.append(error.kind)
 
-    def _may_retry(self, attempt: int, deadline: Deadline) -> bool:
-        """A retry is allowed when attempts remain, the worst-case sleep fits, and the budget agrees."""
-        if attempt + 1 >= self.settings.max_attempts:
-            self._metrics.retries_denied.labels(self.name, "attempts").inc()
-            return False
-        if deadline.remaining() < self._backoff.ceiling(attempt) + _MIN_ATTEMPT_S:
-            self._metrics.retries_denied.labels(self.name, "deadline").inc()
-            return False
-        if not self._budget.try_acquire():
-            self._metrics.retries_denied.labels(self.name, "budget").inc()
-            return False
-        self._metrics.retries.labels(self.name).inc()
-        return True
+    def _abandon_stream(self, permit: Permit, trace: CallTrace) -> None:
+        self.breaker.release(permit)
+        self._count(trace, "abandoned")
+
+    def _retry_wait(self, exc: DependencyError, attempt: int, deadline: Deadline) -> float | None:
+        """Seconds to sleep before the next attempt, or None to give up now (the flaws override this)."""
+        retry_after = exc.retry_after_s if isinstance(exc, DependencyHttpError) else None
+        decision = decide_retry(
+            retry_after_s=retry_after,
+            attempt=attempt,
+            max_attempts=self.settings.max_attempts,
+            remaining_s=deadline.remaining(),
+            min_attempt_s=_MIN_ATTEMPT_S,
+            backoff=self._backoff,
+            rng=self._rng,
+            budget_allows=self._budget.try_acquire,
+        )
+        self._metrics.observe_retry_decision(self.name, decision)
+        return decision.wait_s if decision.retry else None
 
     async def _post_once(self, path: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
         url = self.settings.url + path
         try:
             async with self._session.post(url, json=body, timeout=_exact(timeout)) as resp:
                 if resp.status >= 300:
-                    text = (await resp.text())[:200]
-                    raise DependencyHttpError(self.name, resp.status, text)
+                    raise await self._status_error(resp)
                 raw = await resp.read()
                 # 204 (cache/put) and other empty answers carry no body to parse.
                 data = json.loads(raw) if raw.strip() else {}
@@ -169,6 +236,46 @@ class DependencyClient:
         if not isinstance(data, dict):
             raise DependencyHttpError(self.name, 0, "answer is not a JSON object")
         return data
+
+    async def _status_error(self, resp: aiohttp.ClientResponse) -> DependencyHttpError:
+        text = (await resp.text(errors="replace"))[:200]
+        retry_after = parse_retry_after(resp.headers, time.time()) if resp.status in RETRYABLE_STATUSES else None
+        return DependencyHttpError(self.name, resp.status, text, retry_after_s=retry_after)
+
+    async def _open_stream_once(
+        self, path: str, body: dict[str, Any], timeout: float, timing: StreamTiming
+    ) -> UpstreamStream:
+        """One streamed attempt, up to its first token; the response stays open inside the stream."""
+        started = time.monotonic()
+        first_wait = min(timing.first_token_s, timeout)
+        resp: aiohttp.ClientResponse | None = None
+        try:
+            # aiohttp's own timeouts stay off: TokenStream applies the stream's three clocks itself.
+            async with asyncio.timeout(first_wait):
+                resp = await self._session.post(self.settings.url + path, json=body,
+                                                timeout=aiohttp.ClientTimeout(total=None))
+                if resp.status >= 300:
+                    raise await self._status_error(resp)
+            media = resp.headers.get("Content-Type", "")
+            if not media.startswith("text/event-stream"):
+                raise DependencyHttpError(self.name, 0, f"a stream was asked for, got {media or 'no content type'}")
+            tokens = TokenStream(resp.content.iter_any(), self.name, started_at=started,
+                                 first_token_s=timing.first_token_s, idle_s=timing.idle_s, overall_s=timeout)
+            first = await tokens.next_token()
+            if first is None:  # [DONE] before any content: an empty answer is no answer
+                raise DependencyHttpError(self.name, 0, "the stream ended without any content")
+        except BaseException as exc:
+            if resp is not None:
+                resp.close()
+            if isinstance(exc, DependencyError | asyncio.CancelledError):
+                raise
+            if isinstance(exc, TimeoutError):
+                kind = "FirstTokenTimeout" if timing.first_token_s <= timeout else "Timeout"
+                raise StreamFailed(self.name, kind, f"no answer within {first_wait:.3f}s") from None
+            if isinstance(exc, Exception):
+                raise _translate(self.name, exc, timeout) from exc
+            raise
+        return UpstreamStream(tokens, first, resp)
 
     async def probe(self, path: str, timeout: float) -> str | None:
         """GET a health path; None when it passes, else the error kind. Does not touch the breaker."""

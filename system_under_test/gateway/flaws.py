@@ -1,8 +1,9 @@
 """How each flawed variant of the gateway differs from the reference (the catalogue is variants.py).
 
-Without ``GATEWAY_VARIANT`` none of this code runs. Three flaws are pure configuration (no deadline, retries without jitter or budget, a breaker that never
-half-opens) and are applied to the settings; the others swap one small component for a flawed
-subclass, so the reference modules stay free of ``if flaw`` branches.
+Without ``GATEWAY_VARIANT`` none of this code runs. Four flaws are pure configuration (no deadline,
+retries without jitter or budget, a breaker that never half-opens, no stream timeouts) and are applied
+to the settings; the others swap one small component (breaker, dependency client, chat service) for a
+flawed subclass, so the reference modules stay free of ``if flaw`` branches.
 """
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ from typing import Any
 
 from .breaker import Permit, RateBreaker
 from .chat import ChatOutcome, ChatService
-from .client import CallTrace
+from .client import CallTrace, DependencyClient
+from .errors import DependencyError, DependencyHttpError
 from .modes import Language, Mode
 from .retry import Backoff, Deadline
 from .settings import DependencySettings, GatewaySettings
+from .stream_events import StreamEvent, StreamRecord, done
+from .upstream_stream import UpstreamStream
 from .variants import Flaw
 
 # Long enough to be "never" for any scenario, finite so arithmetic on it stays ordinary.
@@ -35,6 +39,10 @@ def adjust_settings(settings: GatewaySettings) -> GatewaySettings:
             return replace(dep, breaker=replace(dep.breaker, reset_timeout_s=_NEVER_S))
 
         return replace(settings, vectordb=stuck(settings.vectordb), llm=stuck(settings.llm))
+    if flaw is Flaw.NO_STREAM_IDLE_TIMEOUT:
+        # What reading a stream with only the request's timeout amounts to (httpx's and aiohttp's read
+        # timeouts are per chunk): the LLM attempt timeout cut to the deadline is all that is left.
+        return replace(settings, llm_first_token_timeout_s=_NEVER_S, llm_idle_timeout_s=_NEVER_S)
     return settings
 
 
@@ -44,7 +52,18 @@ def breaker_class(flaw: Flaw | None) -> type[RateBreaker]:
         return TextbookBreaker
     if flaw is Flaw.TIMEOUTS_EXCLUDED:
         return TimeoutBlindBreaker
+    if flaw is Flaw.QUERY_TYPE_BREAKER:
+        return FailureCountBreaker
     return RateBreaker
+
+
+def client_class(flaw: Flaw | None) -> type[DependencyClient]:
+    """The dependency client: the reference one unless the flaw is in how rate limits are retried."""
+    if flaw is Flaw.IGNORES_RETRY_AFTER:
+        return HammeringClient
+    if flaw is Flaw.SLEEPS_RETRY_AFTER:
+        return ObedientClient
+    return DependencyClient
 
 
 def chat_class(flaw: Flaw | None) -> type[ChatService]:
@@ -52,6 +71,7 @@ def chat_class(flaw: Flaw | None) -> type[ChatService]:
     classes: dict[Flaw | None, type[ChatService]] = {
         Flaw.WRONG_MODE: WrongModeChat, Flaw.NO_FALLBACK: NoFallbackChat, Flaw.CACHE_IGNORED: CacheIgnoredChat,
         Flaw.HEALTH_CHECK_PER_REQUEST: HealthCheckingChat,
+        Flaw.STREAM_ERROR_AS_5XX: StreamErrorChat, Flaw.SILENT_TRUNCATION: SilentTruncationChat,
     }
     return classes.get(flaw, ChatService)
 
@@ -84,6 +104,66 @@ class TimeoutBlindBreaker(RateBreaker):
             self.record_success(permit)
         else:
             super().record_failure(permit, error)
+
+
+class FailureCountBreaker(RateBreaker):
+    """Opens on a failure *count* in the window (5 in 10 s), never asking how many calls succeeded.
+
+    A common shortcut ("open after N errors"): when one query type always fails (a prompt the provider
+    rejects, a context too long), its questions alone reach the count within seconds at any traffic
+    above a few requests a second, while the dependency answers everyone else.
+    """
+
+    MAX_FAILURES = 5
+
+    def _open_reason(self) -> str | None:
+        _, failures = self._window.totals()
+        if failures >= self.MAX_FAILURES:
+            return f"{failures} failures in {self.config.window_s:g}s"
+        return super()._open_reason()
+
+
+_HAMMER_ATTEMPTS = 5
+
+
+class HammeringClient(DependencyClient):
+    """Retries a 429 at once, up to 5 attempts, without asking the retry budget or reading Retry-After."""
+
+    def _retry_wait(self, exc: DependencyError, attempt: int, deadline: Deadline) -> float | None:
+        if isinstance(exc, DependencyHttpError) and exc.status == 429:
+            return 0.0 if attempt + 1 < _HAMMER_ATTEMPTS else None
+        return super()._retry_wait(exc, attempt, deadline)
+
+
+class ObedientClient(DependencyClient):
+    """Sleeps whatever Retry-After says before retrying, deadline or not (retry budget unasked)."""
+
+    def _retry_wait(self, exc: DependencyError, attempt: int, deadline: Deadline) -> float | None:
+        if isinstance(exc, DependencyHttpError) and exc.retry_after_s is not None:
+            return exc.retry_after_s if attempt + 1 < self.settings.max_attempts else None
+        return super()._retry_wait(exc, attempt, deadline)
+
+
+class StreamErrorChat(ChatService):
+    """A broken LLM stream is an error: a 500 before the first token, an aborted connection after it."""
+
+    async def _open_stream(
+        self, question: str, hits: list[dict[str, Any]] | None, deadline: Deadline, trace: CallTrace
+    ) -> UpstreamStream | None:
+        stream = await super()._open_stream(question, hits, deadline, trace)
+        if stream is None and trace.errors:  # it was tried and broke (an open breaker still degrades)
+            raise DependencyFailed(f"llm stream failed: {trace.outcome}")
+        return stream
+
+    def _interrupted(self, record: StreamRecord, language: Language, error: DependencyError) -> StreamEvent:
+        raise DependencyFailed(f"llm stream broke: {error.kind}")
+
+
+class SilentTruncationChat(ChatService):
+    """A stream broken mid-answer ends like a whole one: ``complete``, no notice."""
+
+    def _interrupted(self, record: StreamRecord, language: Language, error: DependencyError) -> StreamEvent:
+        return done(record, "complete", None)
 
 
 class WrongModeChat(ChatService):
@@ -130,4 +210,4 @@ class HealthCheckingChat(ChatService):
         return up[0], up[1]
 
 
-__all__ = ["adjust_settings", "breaker_class", "chat_class", "reported_mode"]
+__all__ = ["adjust_settings", "breaker_class", "chat_class", "client_class", "reported_mode"]

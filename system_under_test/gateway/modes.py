@@ -60,6 +60,13 @@ MAINTENANCE_MESSAGE: dict[Language, str] = {
 }
 
 
+# After a streamed answer broke mid-way: the user has part of an answer and must know it is not all.
+INTERRUPTED_NOTICE: dict[Language, str] = {
+    "ja": "回答の生成が途中で中断されました。内容が不完全な可能性があります。しばらくしてから再度お試しください。",
+    "en": "The answer was interrupted and may be incomplete. Please try again in a little while.",
+}
+
+
 def notice_for(mode: Mode, language: Language) -> str | None:
     """The notice a user sees in ``mode`` (None in normal mode)."""
     texts = _NOTICES.get(mode)

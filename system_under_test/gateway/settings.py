@@ -42,6 +42,11 @@ class GatewaySettings:
     # vector-db cannot eat the time the LLM needs.
     request_deadline_s: float = 35.0
     retrieval_budget_s: float = 4.0
+    # /chat/stream: the LLM's first token must come within this (counted from sending the request), and
+    # after it no more than this may pass between events; the attempt timeout cut to the deadline bounds
+    # the whole stream. Far below the 30 s attempt timeout: a stalled stream is noticed in seconds.
+    llm_first_token_timeout_s: float = 5.0
+    llm_idle_timeout_s: float = 2.0
     top_k: int = 3
     backoff: Backoff = field(default_factory=Backoff)
     retry_budget_ratio: float = 0.1
@@ -90,6 +95,8 @@ class GatewaySettings:
             ),
             request_deadline_s=env_float(env, "GATEWAY_REQUEST_DEADLINE_S", 35.0),
             retrieval_budget_s=env_float(env, "GATEWAY_RETRIEVAL_BUDGET_S", 4.0),
+            llm_first_token_timeout_s=env_float(env, "GATEWAY_LLM_FIRST_TOKEN_TIMEOUT_S", 5.0, minimum=0.001),
+            llm_idle_timeout_s=env_float(env, "GATEWAY_LLM_IDLE_TIMEOUT_S", 2.0, minimum=0.001),
             top_k=env_int(env, "GATEWAY_TOP_K", 3, minimum=1),
             backoff=Backoff(
                 base_s=env_float(env, "GATEWAY_BACKOFF_BASE_S", 0.05),

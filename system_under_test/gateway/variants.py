@@ -22,6 +22,12 @@ class Flaw(StrEnum):
     CACHE_IGNORED = "cache-ignored"
     EARLY_READY = "early-ready"
     HEALTH_CHECK_PER_REQUEST = "health-check-per-request"
+    IGNORES_RETRY_AFTER = "ignores-retry-after"
+    SLEEPS_RETRY_AFTER = "sleeps-retry-after"
+    NO_STREAM_IDLE_TIMEOUT = "no-stream-idle-timeout"
+    STREAM_ERROR_AS_5XX = "stream-error-as-5xx"
+    SILENT_TRUNCATION = "silent-truncation"
+    QUERY_TYPE_BREAKER = "query-type-breaker"
 
 
 DESCRIPTIONS: dict[Flaw, str] = {
@@ -36,6 +42,18 @@ DESCRIPTIONS: dict[Flaw, str] = {
     Flaw.CACHE_IGNORED: "the answer cache is never consulted in degraded-cache-only",
     Flaw.EARLY_READY: "ready before the index is loaded: probes pass while /chat still fails",
     Flaw.HEALTH_CHECK_PER_REQUEST: "a health check of each dependency before every request",
+    Flaw.IGNORES_RETRY_AFTER: "429s retried at once, up to 5 attempts, ignoring Retry-After and the retry budget: "
+    "it hammers a provider that asked it to slow down",
+    Flaw.SLEEPS_RETRY_AFTER: "any Retry-After is slept, even past the request's deadline: the user waits for a "
+    "retry that has no time left to succeed",
+    Flaw.NO_STREAM_IDLE_TIMEOUT: "no first-token or idle timeout on the LLM stream: a stalled stream holds the user "
+    "until the 30 s LLM timeout",
+    Flaw.STREAM_ERROR_AS_5XX: "a broken LLM stream becomes a 5xx before the first token and an aborted "
+    "connection after it",
+    Flaw.SILENT_TRUNCATION: "a stream broken mid-answer ends as 'complete' without a notice: a truncated answer "
+    "passes for a whole one",
+    Flaw.QUERY_TYPE_BREAKER: "5 failures in the window open the breaker whatever the failure rate: one failing "
+    "query type degrades every user",
 }
 
 

@@ -17,6 +17,7 @@ for normal mode, then moves to the next.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from collections.abc import Iterator
@@ -47,8 +48,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 # The operations the chatbot contract names (docs/design.md); /metrics is excluded from the schema.
 CHAT = "POST /chat"
+CHAT_STREAM = "POST /chat/stream"
 PROBES = ("GET /health/live", "GET /health/ready", "GET /health/startup")
-OPERATIONS = (CHAT, "GET /status", *PROBES)
+OPERATIONS = (CHAT, CHAT_STREAM, "GET /status", *PROBES)
 
 # Bounded and reproducible: a fixed number of derandomized examples, no example database on disk, and
 # no per-example deadline (these are real HTTP round trips; the client timeout bounds each one instead).
@@ -60,6 +62,7 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 REQUEST_TIMEOUT_S = 10.0
+MAX_STREAM_EVENTS = 10_000  # more than any answer has (the LLM caps answers at its max_tokens)
 
 UNDECODABLE = b'{"message": "\xff"}'  # JSON-shaped, but the byte 0xff is not UTF-8
 
@@ -130,10 +133,11 @@ def hypothesis_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 @pytest.fixture(scope="module")
 def schema(system: LocalSupervisor) -> schemathesis.BaseSchema:
     """The gateway's OpenAPI schema as the running gateway serves it; calls go to the same address."""
-    # An explicit default config, so a stray schemathesis.toml or environment variable cannot change the run.
-    return schemathesis.openapi.from_url(
-        system.address("gateway") + "/openapi.json", config=schemathesis.Config(), timeout=5.0
-    )
+    # An explicit config, so a stray schemathesis.toml or environment variable cannot change the run. It
+    # reads whole /chat/stream answers (Schemathesis stops at 20 events by default) so every event,
+    # done included, is checked against the schema.
+    config = schemathesis.Config.from_dict({"max-stream-events": MAX_STREAM_EVENTS})
+    return schemathesis.openapi.from_url(system.address("gateway") + "/openapi.json", config=config, timeout=5.0)
 
 
 @pytest.fixture(scope="module")
@@ -192,10 +196,11 @@ def test_gateway_probe_documents_its_media_type(
     fuzz(schema, label, session, schemathesis.GenerationMode.POSITIVE, [content_type_conformance])
 
 
-def test_gateway_chat_rejects_an_undecodable_body_with_422(system: LocalSupervisor) -> None:
-    """A /chat body that is not valid UTF-8 is invalid input, so it gets the contract's 422."""
+@pytest.mark.parametrize("path", ["/chat", "/chat/stream"])
+def test_gateway_chat_rejects_an_undecodable_body_with_422(system: LocalSupervisor, path: str) -> None:
+    """A /chat (or /chat/stream) body that is not valid UTF-8 is invalid input: the contract's 422."""
     response = httpx.post(
-        system.address("gateway") + "/chat",
+        system.address("gateway") + path,
         content=UNDECODABLE,
         headers={"Content-Type": "application/json"},
         timeout=5.0,
@@ -216,6 +221,28 @@ def test_gateway_chat_conforms_to_its_schema(
         # Proves the state under test was really reached, not just configured.
         modes = {response.json()["mode"] for response in responses if response.status_code == 200}
         assert world.mode in modes, f"{world.name}: expected some {world.mode!r} answers, saw {modes}"
+
+
+def stream_mode(response: schemathesis.Response) -> str:
+    """The mode in a /chat/stream answer's meta event (the first event), after checking done comes last."""
+    events = [block for block in response.text.split("\n\n") if block.strip()]
+    assert events[0].startswith("event: meta\n") and events[-1].startswith("event: done\n"), response.text[:300]
+    meta = json.loads(events[0].split("data: ", 1)[1])
+    mode: str = meta["mode"]
+    return mode
+
+
+@pytest.mark.parametrize(
+    "mode", [schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE], ids=lambda m: m.value
+)
+def test_gateway_chat_stream_conforms_to_its_schema(
+    schema: schemathesis.BaseSchema, session: requests.Session, world: World, mode: schemathesis.GenerationMode
+) -> None:
+    """Generated /chat/stream requests never get a 5xx; valid ones get a meta...done event stream in the world's mode."""
+    responses = fuzz(schema, CHAT_STREAM, session, mode, CHECKS)
+    if mode is schemathesis.GenerationMode.POSITIVE:
+        modes = {stream_mode(response) for response in responses if response.status_code == 200}
+        assert world.mode in modes, f"{world.name}: expected some {world.mode!r} streams, saw {modes}"
 
 
 def test_gateway_status_conforms_to_its_schema(

@@ -20,8 +20,8 @@ from core.topology import load_topology
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-EXPECTED_GROUPS = {"toxiproxy hop", "fast fail", "time to degrade", "time to recover", "capacity", "harness cost",
-                   "scaling"}
+EXPECTED_GROUPS = {"toxiproxy hop", "http fault proxy", "fast fail", "time to degrade", "time to recover", "capacity",
+                   "harness cost", "scaling"}
 
 
 def test_quick_bench_produces_every_figure(tmp_path: Path) -> None:

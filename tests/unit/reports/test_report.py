@@ -198,3 +198,64 @@ def test_report_names_the_attempt_and_seed_of_a_repeated_scenario() -> None:
     section = page[page.index('<section id="scenario-2">'):]
     assert "attempt 2 · seed 4242" in section[:section.index("<img")]
     assert "attempt" not in page[page.index('<section id="scenario-1">'):page.index('<section id="scenario-2">')]
+
+
+def with_streams(data: dict[str, Any]) -> dict[str, Any]:
+    """The second scenario streamed: TTFT in its summary and in each second of its load."""
+    streamed = data["scenarios"][1]
+    streamed["summary"].update(streams=40, ttft_p50_s=0.08, ttft_p95_s=0.4321, ttft_p99_s=0.5,
+                               stream_outcomes={"complete": 36, "partial": 3, "error": 1})
+    for bucket in streamed["load"]:
+        bucket.update(streams=10, ttft_p50_s=0.05 + bucket["t"] / 100, ttft_p95_s=0.09, partial=1, stream_errors=0)
+    return data
+
+
+def test_summary_gets_a_ttft_column_only_when_a_scenario_streamed() -> None:
+    """With streams the table has a TTFT p95 column (– for the scenario without streams); without, none."""
+    assert "TTFT p95" not in render_report(results())
+    page = render_report(with_streams(results()))
+    assert "TTFT p95</th>" in page
+    summary = page[:page.index("</table>")]
+    rows = re.findall(r"<tr><td class=\"num\">\d</td>.*?</tr>", summary)
+    assert len(rows) == 2
+    assert '<td class="num">432 ms</td>' in rows[1] and "432 ms" not in rows[0]
+    header = summary[summary.index("<thead>"):summary.index("</thead>")]
+    assert header.count("</th>") == rows[1].count("</td>") == rows[0].count("</td>")
+
+
+def test_figure_draws_time_to_first_token_beside_latency() -> None:
+    """A streamed scenario's latency panel gets TTFT p50/p95 lines; a /chat one does not."""
+    from matplotlib.figure import Figure
+
+    from reports.figures import _latency, _time_to_first_token
+
+    load = with_streams(results())["scenarios"][1]["load"]
+    ax = Figure().add_subplot()
+    _latency(ax, load)
+    _time_to_first_token(ax, load)
+    assert [line.get_label() for line in ax.get_lines()] == ["p50", "p95", "p99", "TTFT p50", "TTFT p95"]
+    assert ax.get_yscale() == "log"
+    plain = Figure().add_subplot()
+    _time_to_first_token(plain, results()["scenarios"][1]["load"])
+    assert plain.get_lines() == []
+    streamed_png = scenario_figure(with_streams(results())["scenarios"][1])
+    assert streamed_png.startswith(PNG_MAGIC) and streamed_png != scenario_figure(results()["scenarios"][1])
+
+
+def test_figure_stacks_partial_streams_on_the_errors() -> None:
+    """Seconds with partial answers get bars above the error bars; a load without streams gets none."""
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+
+    from reports.figures import _partial_rate
+
+    load = with_streams(results())["scenarios"][1]["load"]
+    ax = Figure().add_subplot()
+    _partial_rate(ax, load)
+    bars = [p for p in ax.patches if isinstance(p, Rectangle)]
+    assert len(bars) == len(load)
+    # 1 partial of 20 requests is 5%, sitting on that second's error share (s errors of 20)
+    assert [(b.get_y(), b.get_height()) for b in bars] == [(100.0 * s / 20, 5.0) for s in range(len(load))]
+    plain = Figure().add_subplot()
+    _partial_rate(plain, results()["scenarios"][1]["load"])
+    assert len(plain.patches) == 0

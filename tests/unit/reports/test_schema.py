@@ -103,3 +103,30 @@ def test_schema_refuses_what_readers_cannot_rely_on(tmp_path: Path, change: Any,
     change(data)
     errors = schema_errors(data)
     assert errors and all(e.startswith(f"{where}: ") for e in errors), errors
+
+
+def streamed_records() -> list[RequestRecord]:
+    """Streams of each outcome, as the streaming load user writes them."""
+    kinds = [("complete", None, 120.0, 6), ("partial", None, 150.0, 2), ("error", "StreamCut", 90.0, 3),
+             ("error", "Timeout", None, 0)]
+    return [RequestRecord(T0 + 1 + i / 3, WALL + 1 + i / 3, 0.6, 200, "normal", notice=outcome == "partial",
+                          error=error, name="chat-stream", worker="local", user="load-local-1", ttft_ms=ttft,
+                          tokens=tokens, tokens_per_s=12.5 if tokens > 1 else None, outcome=outcome)
+            for i, (outcome, error, ttft, tokens) in enumerate(kinds * 3)]
+
+
+def test_results_with_streamed_requests_match_the_schema(tmp_path: Path) -> None:
+    """Summary and per-second stream figures validate, and so does each record line of the load."""
+    scenario = constructed("streams", "passed")
+    scenario.records += streamed_records()
+    data = written(tmp_path, [scenario], "passed")
+    assert data["scenarios"][0]["summary"]["stream_outcomes"] == {"complete": 3, "partial": 3, "error": 6}
+    assert any("ttft_p95_s" in bucket for bucket in data["scenarios"][0]["load"])
+    assert schema_errors(data) == []
+    schema = load_schema()
+    record_schema = {"$schema": schema["$schema"], "$defs": schema["$defs"], "$ref": "#/$defs/request_record"}
+    validator = Draft202012Validator(record_schema)
+    for record in [*streamed_records(), *scenario.records[:2]]:
+        assert list(validator.iter_errors(json.loads(json.dumps(record.to_json())))) == []
+    bad = {**streamed_records()[0].to_json(), "outcome": "finished"}
+    assert list(validator.iter_errors(bad))

@@ -134,3 +134,22 @@ def test_slowest_request_counts_unanswered_requests_and_reports_when() -> None:
     verdict = assertions.slowest_below([*fast, req(60.0, status=0, latency=9.1)], 5.0, "since the fault")
     assert not verdict.passed and verdict.at == 60.0 and verdict.observed.startswith("slowest 9100.0 ms")
     assert not assertions.slowest_below([], 5.0, "since the fault").passed
+
+
+def test_slowest_below_fails_on_a_request_still_open_past_the_bound() -> None:
+    """A user whose last answer ended 6.4 s ago is stuck in a request: "nothing took longer than 5 s" fails."""
+    answered = [RequestRecord(t=t, wall=0.0, latency_s=0.1, status=200, user="u1") for t in (10.0, 11.0)]
+    stuck = [RequestRecord(t=10.5, wall=0.0, latency_s=0.1, status=200, user="u2")]
+    records = answered + stuck
+    verdict = assertions.slowest_below(records, 5.0, "since the fault", now=17.0, users_seen=records)
+    assert not verdict.passed
+    assert "1 users waiting on a request for 6.4s" in verdict.observed
+    assert assertions.slowest_below(records, 5.0, "since the fault", now=15.0, users_seen=records).passed
+
+
+def test_waiting_users_allows_think_time_and_ignores_records_without_a_user() -> None:
+    """Within max + slack of its last answer a user is thinking, not waiting; anonymous records are not users."""
+    records = [RequestRecord(t=0.0, wall=0.0, latency_s=1.0, status=200, user="u1"),
+               RequestRecord(t=0.0, wall=0.0, latency_s=1.0, status=200)]
+    assert assertions.waiting_users(records, now=6.9, max_s=5.0) == {}
+    assert assertions.waiting_users(records, now=7.5, max_s=5.0) == {"u1": pytest.approx(6.5)}

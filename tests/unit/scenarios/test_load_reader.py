@@ -9,7 +9,16 @@ from pathlib import Path
 import pytest
 
 from core.errors import UsageError
-from scenarios.load import MAX_USERS, MAX_WORKERS, LoadDriver, LoadSpec, RecordReader, check_host
+from scenarios.load import (
+    MAX_USERS,
+    MAX_WORKERS,
+    LoadDriver,
+    LoadSpec,
+    RecordReader,
+    check_host,
+    is_streaming,
+    streaming_users,
+)
 from scenarios.records import RequestRecord
 
 HOST = "http://127.0.0.1:8000"
@@ -163,3 +172,21 @@ def test_load_module_does_not_import_locust() -> None:
     """The engine side stays free of Locust and gevent (their import patches the process)."""
     assert "locust" not in sys.modules
     assert "gevent" not in sys.modules
+
+
+def test_stream_share_is_validated_and_passed_to_the_runner(tmp_path: Path) -> None:
+    """A share outside 0..1 is refused; a share is passed on, and no share adds no argument."""
+    with pytest.raises(UsageError, match="stream share must be between 0 and 1"):
+        LoadSpec(host=HOST, stream_share=1.5)
+    args = LoadSpec(host=HOST, stream_share=0.5).runner_args(tmp_path)
+    assert args[args.index("--stream-share") + 1] == "0.5"
+    assert "--stream-share" not in LoadSpec(host=HOST).runner_args(tmp_path)
+
+
+@pytest.mark.parametrize(("share", "users", "streaming"), [(0.5, 20, 10), (1.0, 7, 7), (0.0, 9, 0), (0.3, 10, 3)])
+def test_streaming_users_are_spread_evenly(share: float, users: int, streaming: int) -> None:
+    """The first N users hold int(N * share) streaming ones, and the count the preview shows agrees."""
+    flags = [is_streaming(i, share) for i in range(users)]
+    assert sum(flags) == streaming == streaming_users(users, share)
+    if share == 0.5:
+        assert flags[:4] == [False, True, False, True]

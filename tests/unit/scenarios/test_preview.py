@@ -59,3 +59,31 @@ def test_bad_fault_parameters_and_targets_name_the_line(tmp_path: Path, step: st
     text = FEATURE.replace('When the "vector-db" service is killed', step)
     with pytest.raises(ConfigError, match=rf"demo.feature:5: .*{fragment}"):
         plans_for(tmp_path, text)
+
+
+@pytest.mark.parametrize(("load", "shown"), [
+    ("And a steady load of 20 streaming users", "load    20 users, all streaming (/chat/stream)"),
+    ("And a steady load of 20 users, half of them streaming", "load    20 users, 10 streaming (/chat/stream)"),
+    ("And a steady load of 10 users, 30% of them streaming", "load    10 users, 3 streaming (/chat/stream)"),
+])
+def test_plan_shows_streaming_load(tmp_path: Path, load: str, shown: str) -> None:
+    """A streaming load step is previewed with how many users stream."""
+    assert shown in plans_for(tmp_path, FEATURE.replace("And a steady load of 5 users", load))
+
+
+def test_plan_refuses_a_stream_share_above_all_users(tmp_path: Path) -> None:
+    """150% of the users streaming is refused at the step's line."""
+    text = FEATURE.replace("And a steady load of 5 users", "And a steady load of 5 users, 150% of them streaming")
+    with pytest.raises(ConfigError, match=r"demo.feature:4: load stream share must be between 0 and 1"):
+        plans_for(tmp_path, text)
+
+
+def test_plan_accepts_the_stream_checks(tmp_path: Path) -> None:
+    """The four stream assertions are known steps, shown as checks."""
+    checks = ["Then the p95 time to first token since the fault is below 800 ms",
+              "Then every interrupted streamed answer carries a notice",
+              "Then no streamed answer hung", "Then no streamed answer hung for more than 6 seconds",
+              "Then at least 90% of streamed answers were complete since the fault"]
+    text = plans_for(tmp_path, FEATURE + "".join(f"    {c}\n" for c in checks))
+    for check in checks:
+        assert f"check   {check.removeprefix('Then ')}" in text

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from scenarios.results import ScenarioResult, pass_rates, scenario_seed, wilson_interval, write_results
+from scenarios.records import RequestRecord
+from scenarios.results import ScenarioResult, pass_rates, per_second, scenario_seed, wilson_interval, write_results
 
 
 def test_wilson_interval_known_values() -> None:
@@ -53,3 +54,36 @@ def test_results_carry_attempt_seed_and_pass_rates_only_when_repeated(tmp_path: 
     assert data["pass_rates"][0]["rate"] == 0.5
     write_results(tmp_path / "one.json", {"repeat": 1}, "passed", results[:1], [])
     assert "pass_rates" not in json.loads((tmp_path / "one.json").read_text())
+
+
+def streamed(t: float, outcome: str, ttft_ms: float | None) -> RequestRecord:
+    return RequestRecord(t=t, wall=0.0, latency_s=0.4, status=200, mode="normal", name="chat-stream",
+                         ttft_ms=ttft_ms, tokens=3 if ttft_ms else 0, outcome=outcome,
+                         error="StreamCut" if outcome == "error" else None)
+
+
+def test_per_second_buckets_carry_ttft_and_outcomes_of_streams() -> None:
+    """A second with streams gets TTFT percentiles, partial and error counts; a /chat-only second does not."""
+    records = [RequestRecord(0.2, 0.0, 0.05, 200, "normal")]
+    records += [streamed(1.0 + i / 10, "complete", 100.0 + 10 * i) for i in range(8)]
+    records += [streamed(1.8, "partial", 50.0), streamed(1.9, "error", None)]
+    buckets = per_second(records, 0.0)
+    assert set(buckets[0]) == {"t", "requests", "errors", "p50_s", "p95_s", "p99_s", "modes"}
+    second = buckets[1]
+    assert (second["streams"], second["partial"], second["stream_errors"], second["errors"]) == (10, 1, 1, 1)
+    # nearest rank over 50 ms and 100..170 ms: the 5th of 9 and the 9th of 9
+    assert second["ttft_p50_s"] == pytest.approx(0.13) and second["ttft_p95_s"] == pytest.approx(0.17)
+    assert second["modes"] == {"normal": 9, "error": 1}  # the cut stream knew its mode, and still failed
+
+
+def test_summary_has_stream_figures_only_when_the_load_streamed() -> None:
+    """TTFT percentiles and outcome counts join the summary with streams, and stay out without them."""
+    plain = result(3, "passed", 1)
+    plain.records = [RequestRecord(0.2, 0.0, 0.05, 200, "normal")]
+    assert "streams" not in plain.summary()
+    mixed = result(3, "passed", 1)
+    mixed.records = plain.records + [streamed(0.5, "complete", 80.0), streamed(0.6, "partial", 120.0)]
+    summary = mixed.summary()
+    assert summary["streams"] == 2 and summary["ttft_p95_s"] == pytest.approx(0.12)
+    assert summary["stream_outcomes"] == {"complete": 1, "partial": 1, "error": 0}
+    assert summary["availability"] == 1.0

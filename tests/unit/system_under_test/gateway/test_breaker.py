@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from system_under_test.gateway.breaker import BreakerConfig, BreakerState, RateBreaker, Transition
@@ -191,3 +193,28 @@ def test_breaker_config_rejects_impossible_values() -> None:
         BreakerConfig(half_open_max_calls=1, success_threshold=2)
     with pytest.raises(ValueError):
         BreakerConfig(failure_rate_threshold=0.0)
+
+
+def test_breaker_minority_query_type_failing_at_random_never_opens() -> None:
+    """300 calls a second, a tenth of them (one query type, in random order) failing: closed throughout."""
+    clock = FakeClock()
+    breaker = make(clock, consecutive_failures=10, min_calls=10)
+    rng = random.Random(5)
+    for second in range(30):
+        clock.now = 1000.0 + second
+        run(breaker, "".join("x" if rng.random() < 0.1 else "o" for _ in range(300)))
+    assert breaker.state is BreakerState.CLOSED
+    assert 0.05 < breaker.failure_rate() < 0.15
+
+
+def test_breaker_streak_opens_before_the_rate_does_under_load() -> None:
+    """A dependency that dies under load: 10 failures in a row open it while the window is still mostly successes."""
+    clock = FakeClock()
+    breaker = make(clock, consecutive_failures=10, min_calls=10)
+    run(breaker, "o" * 500)
+    run(breaker, "x" * 9)
+    assert breaker.state is BreakerState.CLOSED
+    run(breaker, "x")
+    assert breaker.state is BreakerState.OPEN
+    assert breaker.failure_rate() < 0.5
+    assert "consecutive" in breaker.transitions[-1].reason

@@ -199,3 +199,115 @@ def test_attempt_timeouts_are_not_rounded_up_to_whole_seconds() -> None:
 
     assert calculate_timeout_when(100.2, 30.0, aiohttp.ClientTimeout(total=30.0).ceil_threshold) == 131.0
     assert calculate_timeout_when(100.2, 30.0, _exact(30.0).ceil_threshold) == pytest.approx(130.2)
+
+
+# -- rate limits and overload: Retry-After and how the breaker counts them ---------------------------
+
+
+def status_answer(status: int, headers: dict[str, str] | None = None) -> Handler:
+    async def answer(_: web.Request) -> web.StreamResponse:
+        return web.json_response({"error": {"type": "scripted"}}, status=status, headers=headers or {})
+
+    return answer
+
+
+def sample(dep: DependencyClient, name: str, **labels: str) -> float | None:
+    return dep._metrics.registry.get_sample_value(name, labels)
+
+
+class Stamped(Server):
+    """A Server that also notes when each request arrived."""
+
+    def __init__(self, answers: list[Handler]) -> None:
+        super().__init__(answers)
+        self.at: list[float] = []
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        self.at.append(time.monotonic())
+        return await super().handle(request)
+
+
+async def serve_stamped(answers: list[Handler]) -> tuple[Stamped, TestServer]:
+    server = Stamped(answers)
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", server.handle)
+    test_server = TestServer(app, host="127.0.0.1")
+    await test_server.start_server()
+    return server, test_server
+
+
+async def test_client_honours_a_retry_after_that_fits(session: aiohttp.ClientSession) -> None:
+    """429 with Retry-After: 0.3 is retried no sooner than 0.3 s later, and the metric says honoured."""
+    server, test_server = await serve_stamped([status_answer(429, {"Retry-After": "0.3"}), ok])
+    dep = client(session, str(test_server.make_url("")))
+    try:
+        answer = await dep.post_json("/search", {}, Deadline(5), CallTrace())
+    finally:
+        await test_server.close()
+    assert answer == {"hits": []}
+    assert server.at[1] - server.at[0] >= 0.3 - 0.01
+    assert sample(dep, "chatbot_retry_after_honoured_total", dependency="vector-db") == 1
+
+
+async def test_client_refuses_a_retry_after_past_the_deadline_at_once(session: aiohttp.ClientSession) -> None:
+    """Retry-After: 30 with a 2 s deadline: raised without sleeping or retrying; refused for 'deadline'."""
+    server, test_server = await serve([status_answer(429, {"Retry-After": "30"}), ok])
+    dep = client(session, str(test_server.make_url("")))
+    try:
+        with pytest.raises(DependencyHttpError) as info:
+            await dep.post_json("/search", {}, Deadline(2), CallTrace())
+    finally:
+        await test_server.close()
+    assert info.value.status == 429 and info.value.retry_after_s == 30.0
+    assert server.calls == 1
+    assert sample(dep, "chatbot_retry_after_refused_total", dependency="vector-db", reason="deadline") == 1
+
+
+@pytest.mark.parametrize(("status", "retried"), [(400, False), (401, False), (404, False), (408, True),
+                                                 (429, True), (500, False), (503, True), (529, True)])
+async def test_client_retries_only_transient_statuses(session: aiohttp.ClientSession, status: int, retried: bool) -> None:
+    """408, 429, 503 and 529 are retried; other 4xx never (even with Retry-After), nor a plain 500."""
+    server, test_server = await serve([status_answer(status, {"Retry-After": "0"}), ok])
+    dep = client(session, str(test_server.make_url("")))
+    try:
+        if retried:
+            assert await dep.post_json("/search", {}, Deadline(5), CallTrace()) == {"hits": []}
+        else:
+            with pytest.raises(DependencyHttpError):
+                await dep.post_json("/search", {}, Deadline(5), CallTrace())
+    finally:
+        await test_server.close()
+    assert server.calls == (2 if retried else 1)
+
+
+@pytest.mark.parametrize(("status", "failure_rate"), [(429, 0.0), (503, 1.0), (529, 1.0), (408, 1.0), (400, 0.0)])
+async def test_client_breaker_counting_of_rate_limits_and_overload(
+    session: aiohttp.ClientSession, status: int, failure_rate: float
+) -> None:
+    """429 is neither failure nor success (nothing in the window); 503/529/408 are failures; 400 neither."""
+    server, test_server = await serve([status_answer(status)])
+    dep = client(session, str(test_server.make_url("")), attempts=1)
+    try:
+        for _ in range(3):
+            with pytest.raises(DependencyHttpError):
+                await dep.post_json("/search", {}, Deadline(5), CallTrace())
+    finally:
+        await test_server.close()
+    assert server.calls == 3
+    assert dep.breaker.failure_rate() == failure_rate
+
+
+async def test_client_sustained_overload_opens_the_breaker_but_rate_limits_do_not(
+    session: aiohttp.ClientSession,
+) -> None:
+    """Ten 529s open the breaker (degrade fast); ten 429s leave it closed (slow down, not broken)."""
+    for status, state in ((529, BreakerState.OPEN), (429, BreakerState.CLOSED)):
+        _, test_server = await serve([status_answer(status)])
+        dep = client(session, str(test_server.make_url("")), attempts=1, breaker=BreakerConfig(min_calls=10))
+        try:
+            for _ in range(10):
+                with pytest.raises(DependencyHttpError):
+                    await dep.post_json("/search", {}, Deadline(5), CallTrace())
+        finally:
+            await test_server.close()
+        assert dep.breaker.state is state, status
