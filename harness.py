@@ -484,7 +484,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except (KeyboardInterrupt, Terminated):
         print("harness: interrupted; faults reverted", file=sys.stderr)
-        return 130
+        return ExitCode.INTERRUPTED
+    except Exception as exc:  # a bug or an unexpected environment: one line here, the traceback in a log
+        log = _crash_log(args)
+        print(f"harness: unexpected {type(exc).__name__}: {exc} (traceback in {log})", file=sys.stderr)
+        return ExitCode.INFRASTRUCTURE
+
+
+def _crash_log(args: argparse.Namespace) -> str:
+    """Write the current exception's traceback under the state directory's logs; the path, or why not."""
+    import traceback
+    from datetime import UTC, datetime
+
+    try:
+        logs = _settings(args).log_dir
+        logs.mkdir(parents=True, exist_ok=True)
+        path = logs / f"harness-error-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.log"
+        path.write_text(f"harness {' '.join(sys.argv[1:])}\n{traceback.format_exc()}", encoding="utf-8")
+    except Exception as exc:  # the log itself failed: say so, still in one line
+        return f"no log written: {exc}"
+    return str(path)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@
         ├── HttpFaultProxyError       the HTTP fault proxy is missing, unreachable or refused a call
         │   └── (faults.http.client) HttpFaultProxyAPIError > HttpFaultProxyUnreachable: status/field/detail
         ├── DockerError               the Docker engine is missing, unreachable or refused a call
-        └── PrometheusError           Prometheus is missing, unreachable, or could not answer a query
+        ├── PrometheusError           Prometheus is missing, unreachable, or could not answer a query
+        └── MeasurementError          a number a verdict needs could not be read (the verdict is "error")
 
 The CLI prints ``str(error)`` on one line and exits with ``error.exit_code``; no traceback reaches a user.
 """
@@ -28,6 +29,7 @@ class ExitCode(IntEnum):
     FAILED = 1
     USAGE = 2
     INFRASTRUCTURE = 3
+    INTERRUPTED = 130  # Ctrl-C or SIGTERM: faults reverted, partial results written (128 + SIGINT)
 
 
 class HarnessError(Exception):
@@ -96,3 +98,8 @@ class DockerError(InfrastructureError):
 
 class PrometheusError(InfrastructureError):
     """Prometheus is missing, did not start, is unreachable, or refused a query (a measurement not taken)."""
+
+
+class MeasurementError(InfrastructureError):
+    """A measurement a verdict needs could not be taken (a /metrics scrape failed, say): the scenario
+    is an error, never a pass or a misleading fail."""

@@ -39,13 +39,27 @@ def sigterm_raises() -> Iterator[None]:
 
 @contextmanager
 def shielded() -> Iterator[None]:
-    """Block SIGINT and SIGTERM for the block; pending ones are delivered when it ends."""
+    """Defer SIGINT and SIGTERM for the block; the ones that arrived are raised again when it ends.
+
+    Python runs signal handlers in the main thread, but the kernel delivers a process signal to any
+    thread that does not block it: masking the main thread (``pthread_sigmask``) lets a Ctrl-C in
+    through the observer's or the load reader's thread. So the block swaps the Python-level handlers
+    for one that only records, restores them at the end and re-raises what it recorded (nested blocks
+    pass it outwards; the outermost one reaches the real handler).
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    blocked = {signal.SIGINT, signal.SIGTERM}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
+    pending: list[int] = []
+
+    def defer(signum: int, frame: FrameType | None) -> None:
+        pending.append(signum)
+
+    previous = {sig: signal.signal(sig, defer) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        for signum in dict.fromkeys(pending):  # each signal once, in the order it arrived
+            signal.raise_signal(signum)

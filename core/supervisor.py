@@ -23,7 +23,7 @@ import httpx
 from .errors import InfrastructureError, PortInUseError, ServiceStartError, UsageError
 from .interrupts import shielded
 from .processes import ProcessRecord, is_running, start_ticks, terminate, wait_gone
-from .settings import HTTP_FAULT_PROXY_PORT, TOXIPROXY_API_PORT, HarnessSettings
+from .settings import HTTP_FAULT_PROXY_PORT, PROMETHEUS_PORT, TOXIPROXY_API_PORT, HarnessSettings
 from .topology import Service, Topology
 
 
@@ -61,13 +61,13 @@ def port_is_free(host: str, port: int) -> bool:
 
 def free_port_offset(topology: Topology, start: int = 10_000, stop: int = 10_500, step: int = 100) -> int:
     """The first port offset in ``range(start, stop, step)`` where every service and proxy port (HTTP
-    fault routes included), and the Toxiproxy and HTTP fault proxy API ports every run starts, is free
-    and below the ephemeral range (32768+), so tests and benchmarks can run beside a user's system."""
+    fault routes included), and the Toxiproxy, HTTP fault proxy and Prometheus ports a run starts, is
+    free and below the ephemeral range (32768+), so tests and benchmarks can run beside a user's system."""
     for offset in range(start, stop, step):
         shifted = topology.with_port_offset(offset)
         ports = [s.port for s in shifted.services.values()] + [e.proxy_port for e in shifted.edges]
         ports += [e.http_proxy_port for e in shifted.edges if e.http_proxy_port is not None]
-        ports += [TOXIPROXY_API_PORT + offset, HTTP_FAULT_PROXY_PORT + offset]
+        ports += [TOXIPROXY_API_PORT + offset, HTTP_FAULT_PROXY_PORT + offset, PROMETHEUS_PORT + offset]
         if max(ports) < 32768 and all(port_is_free(shifted.host, p) for p in ports):
             return offset
     raise InfrastructureError(f"no free port range for {topology.name} with offsets {start}..{stop}")

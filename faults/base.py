@@ -75,10 +75,6 @@ class FaultHandle(ABC):
     def _revert(self) -> None:
         """Undo the fault; called at most once by ``revert()``."""
 
-    def ledger_entry(self) -> dict[str, Any]:
-        """What a later process needs to undo this fault after a crash (see ``faults.ledger``)."""
-        return {"kind": self.spec.kind, "target": self.spec.target, "parameters": self.spec.parameters()}
-
 
 class Injector(Protocol):
     """Puts faults of the kinds it knows into place."""

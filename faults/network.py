@@ -28,7 +28,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from core.errors import FaultParameterError, ToxiproxyError
 from core.topology import Edge, Topology
@@ -338,9 +338,6 @@ class ToxicHandle(FaultHandle):
         for name in self.toxics:
             self._client.remove_toxic(self.proxy, name, missing_ok=True)
 
-    def ledger_entry(self) -> dict[str, Any]:
-        return {**super().ledger_entry(), "proxy": self.proxy, "toxics": list(self.toxics)}
-
 
 class PartitionHandle(FaultHandle):
     """A disabled proxy; reverting enables it again (a proxy that no longer exists is fine)."""
@@ -352,9 +349,6 @@ class PartitionHandle(FaultHandle):
 
     def _revert(self) -> None:
         _enable(self._client, self.proxy)
-
-    def ledger_entry(self) -> dict[str, Any]:
-        return {**super().ledger_entry(), "proxy": self.proxy}
 
 
 class FlapHandle(PartitionHandle):

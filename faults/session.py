@@ -73,14 +73,19 @@ class FaultSession:
         )
 
     def revert_all(self) -> None:
-        """Revert every active fault, newest first; raise one FaultError listing any that failed."""
+        """Revert every active fault, newest first; raise one FaultError listing any that failed.
+
+        Signals are held for the whole loop, not per fault: a Ctrl-C delivered between two reverts
+        would otherwise leave the older faults in place."""
         failures: list[str] = []
-        for handle in reversed(self.active):
-            try:
-                self.revert(handle)
-            except (HarnessError, OSError) as exc:
-                failures.append(f"{handle.spec.describe()}: {exc}")
-                self._journal.record("fault_revert_failed", fault=handle.spec.kind, target=handle.spec.target, error=str(exc))
+        with shielded():
+            for handle in reversed(self.active):
+                try:
+                    self.revert(handle)
+                except (HarnessError, OSError) as exc:
+                    failures.append(f"{handle.spec.describe()}: {exc}")
+                    self._journal.record("fault_revert_failed", fault=handle.spec.kind, target=handle.spec.target,
+                                         error=str(exc))
         if failures:
             raise FaultError("could not revert: " + "; ".join(failures))
 

@@ -72,6 +72,12 @@ def parse_feature(path: Path) -> Feature:
         raise ConfigError(str(path), exc.message.strip().splitlines()[0], exc.line) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(str(path), f"cannot read: {exc}") from None
+    except KeyError as exc:
+        # pytest-bdd's document builder reads data["feature"] without asking: a file with no Feature
+        # line (empty, only comments) parses to a document without one.
+        if exc.args == ("feature",):
+            raise ConfigError(str(path), "no 'Feature:' line (the file is empty or only comments)", 1) from None
+        raise
 
 
 def tag_filter(expression: str | None) -> Expression | None:

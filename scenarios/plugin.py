@@ -62,14 +62,21 @@ class EnginePlugin:
             return
         run = ctx.scenario
         errors: list[str] = []
+        # A Ctrl-C or SIGTERM while the load stops must not skip the reverts: it is held until the
+        # faults are reverted and the scenario's result is kept, then raised again.
+        interrupt: BaseException | None = None
         try:
             ctx.stop_load()
         except Exception as exc:  # keep tearing down; the error is reported with the scenario
             errors.append(f"stopping load: {exc}")
+        except BaseException as exc:
+            interrupt = exc
         try:
             run.faults.__exit__(None, None, None)
         except Exception as exc:
             errors.append(str(exc))
+        except BaseException as exc:
+            interrupt = interrupt or exc
         result.finished = time.monotonic()
         result.verdicts = list(run.verdicts)
         result.marks = dict(run.marks)
@@ -79,6 +86,8 @@ class EnginePlugin:
         if self._step is not None:  # a step began and neither finished nor failed: interrupted
             self._finish_step("interrupted", "interrupted")
             result.outcome = "interrupted"
+        elif interrupt is not None:
+            result.outcome = "interrupted"
         elif result.outcome == "running":
             result.outcome = "passed"
         if errors:
@@ -87,6 +96,8 @@ class EnginePlugin:
         ctx.journal.record("scenario_finished", name=scenario.name, outcome=result.outcome,
                            duration_s=round(result.duration_s, 3), message=result.message)
         ctx.scenario = None
+        if interrupt is not None:
+            raise interrupt
 
     # -- steps -------------------------------------------------------------------------------------
 

@@ -10,6 +10,8 @@ import re
 
 import httpx
 
+from core.errors import MeasurementError
+
 _SAMPLE = re.compile(r'^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>[^}]*)\})?\s+(?P<value>\S+)')
 _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
@@ -35,12 +37,26 @@ def parse(text: str) -> Samples:
 
 
 def scrape(url: str, timeout_s: float = 2.0) -> Samples:
-    """The samples at ``url``; empty when the endpoint cannot be read (the system may be down)."""
+    """The samples at ``url``; ``MeasurementError`` when the endpoint cannot be read.
+
+    An empty answer would be worse than none: "retries since the fault" would silently become
+    "retries since the process started", or a difference against nothing."""
     try:
         response = httpx.get(url, timeout=timeout_s, trust_env=False)
-    except httpx.HTTPError:
-        return {}
-    return parse(response.text) if response.status_code == 200 else {}
+    except httpx.HTTPError as exc:
+        raise MeasurementError(f"cannot read {url}: {type(exc).__name__}: {exc}") from None
+    if response.status_code != 200:
+        raise MeasurementError(f"cannot read {url}: HTTP {response.status_code}")
+    return parse(response.text)
+
+
+def baseline(url: str) -> Samples | None:
+    """The samples at ``url`` taken before a fault, or None when they cannot be read then (the service
+    may be the one that is down); a check that needs them then fails as a measurement error."""
+    try:
+        return scrape(url)
+    except MeasurementError:
+        return None
 
 
 def total(samples: Samples, name: str, **labels: str) -> float:

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import ExitCode, UsageError
-from core.interrupts import sigterm_raises
+from core.interrupts import shielded, sigterm_raises
 from core.journal import JsonlSink, Journal
 from core.settings import HarnessSettings
 from core.topology import Topology
@@ -108,8 +108,10 @@ def run_scenarios(
     was_up = True
     monitoring: Monitoring | None = None
     keep_monitoring = False  # a Prometheus from 'harness up --monitoring' was running: leave ours running
-    try:
-        with sigterm_raises():
+    # SIGTERM raises (like Ctrl-C) from before the system starts until the last cleanup; the cleanup
+    # itself holds both signals, so one arriving while the system stops is delivered only after it.
+    with sigterm_raises():
+        try:
             was_up = system.is_up()
             if monitoring_factory is not None:  # started first: its start-up overlaps the system's
                 keep_monitoring = was_up and recorded_running(settings)
@@ -132,23 +134,24 @@ def run_scenarios(
                 context.stop_load()
                 context.observer.stop()
             outcome = _outcome(plugin, code)
-    finally:
-        results = plugin.results if plugin else []
-        if monitoring is not None:
-            for result in results:
-                result.alerts = monitoring.timeline.intervals(result.started, result.finished or time.monotonic())
-            if keep_monitoring:
-                monitoring.detach()
-            else:
-                monitoring.stop()
-        write_results(out / "results.json", meta, outcome, results, [e.to_json() for e in journal.events])
-        sink.close()
-        if not was_up:
-            system.down()  # leave the machine as the run found it
-        system.close()
+        finally:
+            with shielded():
+                results = plugin.results if plugin else []
+                if monitoring is not None:
+                    for result in results:
+                        result.alerts = monitoring.timeline.intervals(result.started, result.finished or time.monotonic())
+                    if keep_monitoring:
+                        monitoring.detach()
+                    else:
+                        monitoring.stop()
+                write_results(out / "results.json", meta, outcome, results, [e.to_json() for e in journal.events])
+                sink.close()
+                if not was_up:
+                    system.down()  # leave the machine as the run found it
+                system.close()
     counts = {k: sum(r.outcome == k for r in results) for k in ("passed", "failed", "error")}
     exit_code = {"passed": ExitCode.OK, "failed": ExitCode.FAILED, "error": ExitCode.INFRASTRUCTURE,
-                 "interrupted": 130}.get(outcome, ExitCode.FAILED)
+                 "interrupted": ExitCode.INTERRUPTED}.get(outcome, ExitCode.FAILED)
     return RunSummary(out, outcome, counts, int(exit_code))
 
 

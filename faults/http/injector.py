@@ -10,7 +10,6 @@ A route is named after its edge (``gateway-to-llm``), like the Toxiproxy proxy i
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any
 
 from core.topology import Topology
 
@@ -29,9 +28,6 @@ class HttpFaultHandle(FaultHandle):
 
     def _revert(self) -> None:
         self._client.remove_fault(self.route, self.rule_id, missing_ok=True)
-
-    def ledger_entry(self) -> dict[str, Any]:
-        return {**super().ledger_entry(), "route": self.route, "rule": self.rule_id, "seed": self.seed}
 
 
 class HttpFaultInjector:

@@ -15,7 +15,7 @@ from faults.service import Kill, Pause, Restart, Stop
 
 from ..context import RunContext
 from ..preview import PreviewContext, fault_preview
-from ..prometheus import scrape
+from ..prometheus import baseline
 from ..vocabulary import PlanItem, Vocabulary
 
 steps = Vocabulary()
@@ -26,10 +26,16 @@ def inject(run: RunContext, spec: FaultSpec) -> None:
     scenario = run.current()
     spec = replace(spec, target=run.system.topology.canonical(spec.target))  # aliases name their service
     # Counters before the fault, so "since the fault" assertions can work on differences.
-    scenario.metrics["fault"] = scrape(run.system.entry_url() + "/metrics")
+    # A counter that cannot be read now is left out, so a check that needs it is an error later.
+    scenario.metrics.pop("fault", None)
+    scenario.metrics.pop("fault-calls", None)
+    before = baseline(run.system.entry_url() + "/metrics")
+    if before is not None:
+        scenario.metrics["fault"] = before
     calls_url = run.system.calls_metrics_url()
-    if calls_url is not None:
-        scenario.metrics["fault-calls"] = scrape(calls_url)
+    calls = baseline(calls_url) if calls_url is not None else None
+    if calls is not None:
+        scenario.metrics["fault-calls"] = calls
     # The fault counts from the moment we start sending it: its effect may begin before the call returns.
     started = time.monotonic()
     scenario.faults.inject(spec)

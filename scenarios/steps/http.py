@@ -37,7 +37,7 @@ from faults.http.specs import (
     WrongContentType,
 )
 
-from core.errors import HarnessError
+from core.errors import HarnessError, MeasurementError
 from faults.http.injector import HttpFaultHandle
 
 from ..assertions import Verdict
@@ -281,10 +281,12 @@ def calls_per_request(run: RunContext, target: str, ratio: str) -> None:
     service = run.system.topology.canonical(target)
     routes = [e.name for e in run.system.topology.edges
               if service in (e.name, e.target) and e.http_proxy_port is not None]
-    before, after = scenario.metrics.get("fault-calls"), scrape(url)
-    if not routes or not before or not after:
-        why = f"no HTTP route into {target!r}" if not routes else f"could not read {url} before and after the fault"
-        raise HarnessError(f"{name}: {why}")
+    if not routes:
+        raise HarnessError(f"{name}: no HTTP route into {target!r}")
+    before = scenario.metrics.get("fault-calls")
+    if before is None:
+        raise MeasurementError(f"{name}: {url} could not be read when the fault was injected")
+    after = scrape(url)
     calls = sum(total(after, _CALLS_METRIC, route=r) - total(before, _CALLS_METRIC, route=r) for r in routes)
     requests = len(run.records_now(since=scenario.since("fault")))
     if requests == 0:

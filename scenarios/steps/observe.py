@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from core.errors import HarnessError
+from core.errors import HarnessError, MeasurementError
 
 from .. import assertions, metrics
 from ..assertions import Verdict
@@ -231,7 +231,10 @@ def outage(run: RunContext, low: str, high: str) -> None:
 def retry_budget(run: RunContext, dependency: str, percent: str) -> None:
     """retries to "DEPENDENCY" stayed within P% of requests since the fault (from /metrics)"""
     scenario = run.current()
-    before = scenario.metrics.get("fault", {})
+    before = scenario.metrics.get("fault")
+    if before is None:
+        raise MeasurementError(f"retries to {dependency!r} since the fault: the gateway's /metrics could not "
+                               "be read when the fault was injected")
     after = scrape(run.system.entry_url() + "/metrics")
     retries = total(after, "chatbot_retries_total", dependency=dependency) - total(before, "chatbot_retries_total", dependency=dependency)
     requests = total(after, "chatbot_requests_total") - total(before, "chatbot_requests_total")

@@ -179,6 +179,8 @@ def fuzz(
         seen.append(case.call_and_validate(session=session, checks=checks, timeout=REQUEST_TIMEOUT_S))
 
     run()
+    # A test whose strategy generated nothing would pass having checked nothing.
+    assert seen, f"{label} ({mode.value}): no example was generated, so no response was checked"
     return seen
 
 

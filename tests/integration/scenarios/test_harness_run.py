@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from core.processes import is_running
-from core.settings import PROJECT_ROOT
-from core.supervisor import StateFile, free_port_offset
+from core.settings import HTTP_FAULT_PROXY_PORT, PROJECT_ROOT, PROMETHEUS_PORT, TOXIPROXY_API_PORT
+from core.supervisor import StateFile, free_port_offset, port_is_free
 from core.topology import load_topology
 from faults.toxiproxy_server import api_port
 from tests.support import wait_until
@@ -132,3 +132,31 @@ def test_report_command_renders_a_run_and_refuses_a_non_run(tmp_path: Path) -> N
                              capture_output=True, text=True, timeout=120, cwd=PROJECT_ROOT)
     assert missing.returncode == 2
     assert "results.json" in missing.stderr and "Traceback" not in missing.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_run_interrupted_while_starting_leaves_nothing_running(tmp_path: Path, offset: int, sig: signal.Signals) -> None:
+    """A signal while the run is still starting its system: exit 130, and every server it started is stopped."""
+    out, state = tmp_path / "run", tmp_path / "state"
+    steady = PROJECT_ROOT / "features" / "steady_state.feature"
+    proc = subprocess.Popen(harness(state, offset, "run", str(steady), "--out", str(out)), env=env(state),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=PROJECT_ROOT)
+    try:
+        # Toxiproxy is recorded first, then the fault proxy and the services start: that is start-up.
+        wait_until(lambda: bool(StateFile(state / "toxiproxy.json").load()), 60, "Toxiproxy to be started")
+        records = {**StateFile(state / "toxiproxy.json").load(), **StateFile(state / "http-fault-proxy.json").load(),
+                   **StateFile(state / "state.json").load()}
+        proc.send_signal(sig)
+        assert proc.wait(60) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    records.update({**StateFile(state / "http-fault-proxy.json").load(), **StateFile(state / "state.json").load()})
+    assert records, "nothing was recorded as started"
+    assert not [name for name, r in records.items() if is_running(r)]
+    topology = load_topology().with_port_offset(offset)
+    ports = [s.port for s in topology.services.values()]
+    ports += [p for e in topology.edges for p in (e.proxy_port, e.http_proxy_port) if p is not None]
+    ports += [port + offset for port in (TOXIPROXY_API_PORT, HTTP_FAULT_PROXY_PORT, PROMETHEUS_PORT)]
+    assert not [port for port in ports if not port_is_free("127.0.0.1", port)], "something still listens"

@@ -197,4 +197,4 @@ def test_network_injector_both_directions_adds_two_prefixed_toxics(topology: Top
     assert [b["stream"] for b in posts] == ["upstream", "downstream"]
     assert all(b["name"].startswith(TOXIC_PREFIX) and b["type"] == "latency" for b in posts)
     assert deletes == [f"/proxies/gateway-to-llm/toxics/{name}" for name in handle.toxics]
-    assert handle.ledger_entry()["proxy"] == "gateway-to-llm"
+    assert handle.proxy == "gateway-to-llm"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -120,3 +121,39 @@ def test_session_without_a_matching_injector_says_so() -> None:
     with FaultSession([], Journal()) as faults:
         with pytest.raises(FaultError, match="no injector for 'toggle'"):
             faults.inject(Toggle("a"))
+
+
+class InterruptingHandle(ToggleHandle):
+    """Reverting it delivers Ctrl-C to this process, as a user pressing it mid-cleanup would."""
+
+    def _revert(self) -> None:
+        super()._revert()
+        os.kill(os.getpid(), signal.SIGINT)
+
+
+class InterruptingInjector(ToggleInjector):
+    def inject(self, spec: FaultSpec) -> FaultHandle:
+        assert isinstance(spec, Toggle)
+        self.world[spec.target] = True
+        handle_type = InterruptingHandle if spec.target == "first-reverted" else ToggleHandle
+        return handle_type(spec, self.world, self.reverted)
+
+
+def test_session_ctrl_c_during_a_revert_still_reverts_the_rest() -> None:
+    """A Ctrl-C arriving while one fault is reverted waits until every fault is reverted, then raises,
+    also with a worker thread running (the kernel may hand the signal to it, as in a real run)."""
+    injector, journal = InterruptingInjector(), Journal()
+    faults = FaultSession([injector], journal)
+    faults.inject(Toggle("older"))
+    faults.inject(Toggle("first-reverted"))
+    release = threading.Event()
+    worker = threading.Thread(target=release.wait, daemon=True)
+    worker.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            faults.revert_all()
+    finally:
+        release.set()
+        worker.join()
+    assert injector.reverted == ["first-reverted", "older"]
+    assert injector.world == {"older": False, "first-reverted": False}

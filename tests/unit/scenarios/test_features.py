@@ -72,6 +72,16 @@ def test_malformed_feature_names_file_and_line(tmp_path: Path) -> None:
     assert str(info.value).startswith(f"{path}:4:")
 
 
+@pytest.mark.parametrize("text", ["", "# only a comment\n", "\n\n"], ids=["empty", "comment", "blank"])
+def test_feature_without_a_feature_line_is_a_config_error(tmp_path: Path, text: str) -> None:
+    """A file with no Feature: line is exit 2 naming the file, not pytest-bdd's KeyError."""
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        plan([path])
+    assert str(info.value) == f"{path}:1: no 'Feature:' line (the file is empty or only comments)"
+    assert info.value.exit_code == ExitCode.USAGE
+
+
 def test_plan_of_a_missing_path_is_a_usage_error(tmp_path: Path) -> None:
     """Naming a feature file that does not exist is a usage error naming the path."""
     with pytest.raises(UsageError, match="no such feature file"):

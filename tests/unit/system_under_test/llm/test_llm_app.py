@@ -27,6 +27,7 @@ from fastapi import FastAPI
 from system_under_test.common.env import SettingsError
 from system_under_test.llm.app import create_app
 from system_under_test.llm.generator import Passage, format_context
+from system_under_test.llm.pacing import Pacer
 from system_under_test.llm.settings import LlmSettings
 from system_under_test.llm.upstream import UpstreamClient
 
@@ -263,22 +264,30 @@ async def test_completion_is_delayed_by_base_plus_tokens_times_per_token(stream:
         tokens = (await client.post("/v1/chat/completions", json=chat("How long do refunds take?"))).json()
     expected = 0.040 + tokens["usage"]["completion_tokens"] * 0.004
     assert response.status_code == 200
-    assert elapsed >= expected
-    assert elapsed < expected + 1.0
+    assert elapsed >= expected  # a lower bound only: how much longer a loaded machine takes is no fact
 
 
 @pytest.mark.asyncio
-async def test_completion_delays_do_not_block_concurrent_requests() -> None:
-    """Paced requests wait concurrently: ten of them take about as long as one."""
+async def test_completion_delays_do_not_block_concurrent_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Paced requests wait concurrently: all ten are in their delay at once (each waits for the other nine)."""
+    waiting = 0
+    all_in = asyncio.Event()
+
+    async def wait_for_the_others(self: Pacer, tokens: int) -> None:
+        nonlocal waiting
+        waiting += 1
+        if waiting == 10:
+            all_in.set()
+        await asyncio.wait_for(all_in.wait(), timeout=10.0)  # serialized requests would never get here
+
+    monkeypatch.setattr(Pacer, "wait", wait_for_the_others)
     settings = replace(FAST, base_delay_ms=100.0)
     async with running(create_app(settings)) as client:
-        began = time.perf_counter()
         responses = await asyncio.gather(
             *(client.post("/v1/chat/completions", json=chat("refunds?", max_tokens=1)) for _ in range(10))
         )
-        elapsed = time.perf_counter() - began
     assert all(r.status_code == 200 for r in responses)
-    assert 0.1 <= elapsed < 0.5
+    assert waiting == 10
 
 
 @pytest.mark.asyncio
@@ -391,12 +400,10 @@ async def test_upstream_timeout_becomes_502(bound_socket: socket.socket) -> None
     fake = FakeModelServer(hang=True)
     settings = replace(FAST, upstream_url=base_url(bound_socket), upstream_timeout_s=0.1)
     async with aiohttp_on(fake, bound_socket), running(create_app(settings)) as client:
-        began = time.perf_counter()
-        response = await client.post("/v1/chat/completions", json=chat("refunds?"))
-        elapsed = time.perf_counter() - began
+        # Without the timeout the hung upstream would hold the call forever; wait_for turns that into a failure.
+        response = await asyncio.wait_for(client.post("/v1/chat/completions", json=chat("refunds?")), timeout=10.0)
     assert response.status_code == 502
     assert response.json()["error"]["code"] == "upstream_timeout"
-    assert elapsed < 1.0
 
 
 @pytest.mark.asyncio
