@@ -371,8 +371,10 @@ def cmd_up(args: argparse.Namespace) -> int:
 def cmd_down(args: argparse.Namespace) -> int:
     from monitoring.session import stop_recorded
 
-    stopped = _system(args).down()
-    stopped += ["prometheus"] if stop_recorded(_settings(args)) else []
+    # Prometheus first: it holds connections to every service, and a service that closes them first
+    # leaves its own port in TIME_WAIT, which a program binding that port next would trip over.
+    prometheus = ["prometheus"] if stop_recorded(_settings(args)) else []
+    stopped = _system(args).down() + prometheus
     print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
     return ExitCode.OK
 

@@ -151,13 +151,10 @@ def test_cli_down_stops_every_process_it_started(cli: Cli) -> None:
 
 def test_cli_up_with_a_taken_port_exits_3(cli: Cli) -> None:
     """When a service's port is held by another program, 'up' exits 3 naming the port, and cleans up."""
-    blocker = socket.socket()
-    blocker.bind(("127.0.0.1", 8001 + cli.offset))
-    blocker.listen()
-    try:
+    with socket.socket() as blocker:  # closed even when the bind fails, so no socket leaks into later tests
+        blocker.bind(("127.0.0.1", 8001 + cli.offset))
+        blocker.listen()
         result = cli.run("up")
-    finally:
-        blocker.close()
     assert result.returncode == 3
     assert f"127.0.0.1:{8001 + cli.offset}" in result.stderr and "Traceback" not in result.stderr
     cli.run("down")

@@ -21,7 +21,7 @@ from core.topology import load_topology
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 EXPECTED_GROUPS = {"toxiproxy hop", "http fault proxy", "fast fail", "time to degrade", "time to recover", "capacity",
-                   "harness cost", "scaling"}
+                   "harness cost", "scaling", "alerting"}
 
 
 def test_quick_bench_produces_every_figure(tmp_path: Path) -> None:

@@ -34,4 +34,5 @@ def test_smoke_features_pass_against_the_second_system(tmp_path: Path) -> None:
     assert data["run"]["topology"] == str(SECOND)
     assert len(data["scenarios"]) == len(plan([PROJECT_ROOT / "features"], "smoke")) >= 4
     targets = {f["target"] for s in data["scenarios"] for f in s["faults"]}
-    assert targets == {"search"}, targets  # "vector-db" in the features reached the service named search
+    # "vector-db" and "llm" in the features reached the services named search and generator
+    assert targets == {"search", "generator"}, targets
