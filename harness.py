@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from core.errors import ExitCode, HarnessError, UsageError
-from core.interrupts import Terminated
+from core.interrupts import Terminated, sigterm_raises
 from core.settings import PROJECT_ROOT, HarnessSettings
 from core.supervisor import port_is_free
 from core.topology import DEFAULT_TOPOLOGY, Topology, load_topology
@@ -480,7 +480,8 @@ _COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return _COMMANDS[args.command](args)
+        with sigterm_raises():  # SIGTERM is a Ctrl-C for every command, the report writing included
+            return _COMMANDS[args.command](args)
     except HarnessError as exc:
         print(f"harness: {exc}", file=sys.stderr)
         return exc.exit_code

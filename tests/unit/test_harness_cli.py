@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -27,3 +29,29 @@ def test_main_turns_an_unexpected_error_into_one_line_and_a_log(
     logs = list((tmp_path / "logs").glob("harness-error-*.log"))
     assert len(logs) == 1 and f"(traceback in {logs[0]})" in err
     assert "Traceback (most recent call last)" in logs[0].read_text() and "in broken" in logs[0].read_text()
+
+
+def test_main_turns_sigterm_during_any_command_into_exit_130(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """SIGTERM while a command runs (say, writing the report after the scenarios) exits 130, not -15."""
+
+    def terminated_midway(args: argparse.Namespace) -> int:
+        os.kill(os.getpid(), signal.SIGTERM)
+        sum(range(200_000))  # the handler runs at the next check; without it the process would die here
+        return ExitCode.OK
+
+    class Unhandled(Exception):
+        """What the test's own handler raises if main leaves SIGTERM to it (instead of killing pytest)."""
+
+    def guard(signum: int, frame: object) -> None:
+        raise Unhandled("SIGTERM reached the handler outside main")
+
+    monkeypatch.setitem(harness._COMMANDS, "status", terminated_midway)
+    previous = signal.signal(signal.SIGTERM, guard)
+    try:
+        assert harness.main(["status", "--state-dir", str(tmp_path)]) == ExitCode.INTERRUPTED
+        assert signal.getsignal(signal.SIGTERM) is guard  # main put the handler back
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert "interrupted" in capsys.readouterr().err
