@@ -20,10 +20,30 @@ from pathlib import Path
 from typing import TypeVar
 
 from .errors import InfrastructureError
-from .processes import ProcessRecord, start_ticks
+from .processes import ProcessRecord, start_ticks, terminate
 
 T = TypeVar("T")
 ErrorType = Callable[[str], InfrastructureError]
+
+
+class RunningDaemon:
+    """A helper server answering at ``url``. ``record`` is None when it was already running (reused),
+    and then it is not ours to stop."""
+
+    def __init__(self, url: str, version: str, record: ProcessRecord | None,
+                 process: subprocess.Popen[bytes] | None = None) -> None:
+        self.url, self.version, self.record = url, version, record
+        self._process = process  # kept so the child is reaped, not left a zombie
+
+    @property
+    def owned(self) -> bool:
+        return self.record is not None
+
+    def stop(self, grace_s: float = 5.0) -> None:
+        """Stop it by PID if this harness started it (idempotent); a reused one is left alone."""
+        if self.record is not None:
+            terminate(self.record, grace_s)
+        reap(self._process)
 
 
 def spawn(name: str, command: Sequence[str], port: int, log_path: Path, error: ErrorType, *,

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,25 +85,8 @@ class ServerConfig:
         return f"http://{self.host}:{self.port}"
 
 
-class RunningServer:
-    """A server that answers at ``url``. ``record`` is None when it was already running and is
-    therefore not ours to stop."""
-
-    def __init__(
-        self, url: str, version: str, record: ProcessRecord | None, process: subprocess.Popen[bytes] | None = None
-    ) -> None:
-        self.url, self.version, self.record = url, version, record
-        self._process = process  # kept so the child is reaped, not left a zombie
-
-    @property
-    def owned(self) -> bool:
-        return self.record is not None
-
-    def stop(self, grace_s: float = 5.0) -> None:
-        """Stop the server if this harness started it (idempotent); a reused server is left alone."""
-        if self.record is not None:
-            stop_server(self.record, grace_s)
-        daemons.reap(self._process)
+class RunningServer(daemons.RunningDaemon):
+    """A Toxiproxy server that answers at ``url`` (see ``core.daemons.RunningDaemon``)."""
 
 
 def start_server(config: ServerConfig, recorded: ProcessRecord | None = None) -> RunningServer:

@@ -16,7 +16,6 @@ the Docker backend (containers share the host's network).
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,25 +80,8 @@ class ProxyConfig:
         return [self.python, "-m", MODULE, "--host", self.host, "--port", str(self.port), "--log", str(self.log_path)]
 
 
-class RunningProxy:
-    """A proxy that answers at ``url``. ``record`` is None when it was already running and is not
-    ours to stop."""
-
-    def __init__(
-        self, url: str, version: str, record: ProcessRecord | None, process: subprocess.Popen[bytes] | None = None
-    ) -> None:
-        self.url, self.version, self.record = url, version, record
-        self._process = process  # kept so the child is reaped, not left a zombie
-
-    @property
-    def owned(self) -> bool:
-        return self.record is not None
-
-    def stop(self, grace_s: float = 5.0) -> None:
-        """Stop the proxy if this harness started it (idempotent); a reused proxy is left alone."""
-        if self.record is not None:
-            stop_proxy(self.record, grace_s)
-        daemons.reap(self._process)
+class RunningProxy(daemons.RunningDaemon):
+    """An HTTP fault proxy that answers at ``url`` (see ``core.daemons.RunningDaemon``)."""
 
 
 def start_proxy(config: ProxyConfig, recorded: ProcessRecord | None = None) -> RunningProxy:
