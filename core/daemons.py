@@ -1,9 +1,12 @@
-"""The helper servers a run starts beside the system: Toxiproxy, the HTTP fault proxy, Prometheus.
+"""The servers the harness starts: the services of a local system, Toxiproxy, the HTTP fault proxy and
+Prometheus.
 
 Each is started the same careful way, so it can always be found and stopped again:
 
     spawn()       its own session (our signals reach it and nothing else), output to a log file,
-                  a ProcessRecord (PID + kernel start time) for the state file: stop by PID after a crash
+                  a ProcessRecord (PID + kernel start time) handed to ``on_spawn`` at once, so the
+                  caller writes it to its state file before waiting: a harness killed while the
+                  server starts leaves a record the next run stops it by
     wait_ready()  poll its readiness until it answers, it exits (the log's tail says why) or time runs out
     reap()        collect the exit status of a child we stopped, so it is not left a zombie
 
@@ -20,10 +23,26 @@ from pathlib import Path
 from typing import TypeVar
 
 from .errors import InfrastructureError
+from .interrupts import shielded
 from .processes import ProcessRecord, start_ticks, terminate
 
 T = TypeVar("T")
 ErrorType = Callable[[str], InfrastructureError]
+
+
+class ServerProcess(subprocess.Popen[bytes]):
+    """The ``Popen`` of a server, which may be dropped while the server runs on.
+
+    Servers outlive the object that started them by design: ``harness up`` exits and leaves them
+    running, and later runs find them through the state file and stop them by PID, which reaps them
+    with ``os.waitpid`` behind this object's back. A plain ``Popen`` dropped before it saw an exit
+    status warns (``ResourceWarning``, an error in the test suite) whether or not the process still
+    runs; this one collects the status if there is one and otherwise lets the server run on.
+    """
+
+    def __del__(self) -> None:
+        if getattr(self, "_child_created", False):  # False when the exec itself failed
+            self.poll()
 
 
 class RunningDaemon:
@@ -47,20 +66,27 @@ class RunningDaemon:
 
 
 def spawn(name: str, command: Sequence[str], port: int, log_path: Path, error: ErrorType, *,
-          cwd: Path | None = None, env: Mapping[str, str] | None = None) -> tuple[subprocess.Popen[bytes], ProcessRecord]:
-    """Start ``command`` detached, logging to ``log_path``; the process and the record to save for it."""
+          cwd: Path | None = None, env: Mapping[str, str] | None = None,
+          on_spawn: Callable[[ProcessRecord], None] | None = None) -> tuple[subprocess.Popen[bytes], ProcessRecord]:
+    """Start ``command`` detached, logging to ``log_path``; the process and the record to save for it.
+
+    ``on_spawn`` gets the record before this returns, with Ctrl-C and SIGTERM held from the fork until
+    it has run, so no interrupt falls between a server starting and the caller recording it."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "ab") as log:
+    with open(log_path, "ab") as log, shielded():
         try:
-            process = subprocess.Popen(
+            process = ServerProcess(
                 list(command), cwd=cwd, env=dict(env) if env is not None else None,
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: our signals reach it and nothing else
             )
         except OSError as exc:
             raise error(f"cannot run {command[0]}: {exc.strerror}") from None
-    ticks = start_ticks(process.pid)
-    return process, ProcessRecord(name, process.pid, ticks if ticks is not None else -1, port, str(log_path))
+        ticks = start_ticks(process.pid)
+        record = ProcessRecord(name, process.pid, ticks if ticks is not None else -1, port, str(log_path))
+        if on_spawn is not None:
+            on_spawn(record)
+    return process, record
 
 
 def wait_ready(process: subprocess.Popen[bytes], ready: Callable[[], T | None], *, label: str, what: str,

@@ -15,11 +15,12 @@ import os
 import socket
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import httpx
 
+from .daemons import spawn
 from .errors import InfrastructureError, PortInUseError, ServiceStartError, UsageError
 from .interrupts import shielded
 from .processes import ProcessRecord, is_running, start_ticks, terminate, wait_gone
@@ -83,6 +84,11 @@ def _wait_port_free(host: str, port: int, timeout_s: float) -> bool:
     return True
 
 
+def _gone_reason(record: ProcessRecord) -> Callable[[], str | None]:
+    """For ``_wait_started`` on a process another run started (not our child: no exit code to read)."""
+    return lambda: None if is_running(record) else f"pid {record.pid} exited while starting"
+
+
 class LocalSupervisor:
     """Runs a topology's services as local processes, one session (process group) each."""
 
@@ -129,7 +135,10 @@ class LocalSupervisor:
         return {name: rec for name, rec in self.state.load().items() if is_running(rec)}
 
     def start_all(self) -> dict[str, ProcessRecord]:
-        """Start every service not already running, dependencies first; stop what started on failure."""
+        """Start every service not already running, dependencies first; stop what started on failure.
+
+        A recorded service that runs is waited for until its startup probe passes: a harness killed
+        while it started one leaves it starting (and recorded), and it is adopted once ready."""
         recorded = self.state.load()
         records = self.running()
         for name, dead in recorded.items():
@@ -137,15 +146,15 @@ class LocalSupervisor:
                 wait_gone(dead, self.settings.stop_grace_s)  # a just-killed process may still hold its port
         self.state.save(records)  # forget the dead ones
         for service in self.topology.start_order():
-            if service.name in records:
-                continue
             try:
+                adopted = records.get(service.name)
+                if adopted is not None:
+                    self._wait_started(service, _gone_reason(adopted), adopted.log)
+                    continue
                 records[service.name] = self.start(service)
             except BaseException:
-                self.state.save(records)
                 self.stop_all()
                 raise
-            self.state.save(records)
         return records
 
     def ensure_running(self, name: str) -> ProcessRecord:
@@ -156,44 +165,45 @@ class LocalSupervisor:
             return current
         if current is not None:
             wait_gone(current, self.settings.stop_grace_s)
-        records[name] = self.start(self.topology.service(name))
-        self.state.save(records)
-        return records[name]
+        return self.start(self.topology.service(name))
 
     def start(self, service: Service) -> ProcessRecord:
-        """Start one service and wait until its startup probe passes."""
+        """Start one service and wait until its startup probe passes. It is in the state file from the
+        moment it exists, so a harness killed meanwhile leaves a record to stop it by; it is stopped
+        and forgotten again when it never passes."""
         host = self.topology.host
         if not _wait_port_free(host, service.port, timeout_s=3.0):
             raise PortInUseError(service.name, host, service.port)
-        self.settings.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.settings.log_dir / f"{service.name}.log"
         values = {"python": self.settings.python, "host": host, "port": str(service.port)}
         command = [part.format(**values) for part in service.command]
-        with open(log_path, "ab") as log:
-            try:
-                proc = subprocess.Popen(
-                    command,
-                    cwd=self.settings.project_root,
-                    env=self.environment(service),
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,  # its own process group: signals reach it and its children only
-                )
-            except OSError as exc:
-                raise ServiceStartError(service.name, f"cannot run {command[0]!r}: {exc.strerror}") from None
-        ticks = start_ticks(proc.pid)
-        record = ProcessRecord(service.name, proc.pid, ticks if ticks is not None else -1, service.port, str(log_path))
+        proc, record = spawn(service.name, command, service.port, log_path,
+                             lambda reason: ServiceStartError(service.name, reason),
+                             cwd=self.settings.project_root, env=self.environment(service), on_spawn=self._remember)
         previous = self._children.pop(service.name, None)
         if previous is not None:
             previous.poll()
         self._children[service.name] = proc
         try:
-            self._wait_started(service, proc, str(log_path))
+            self._wait_started(service, lambda: None if (code := proc.poll()) is None else f"exited with code {code}",
+                               str(log_path))
         except BaseException:
-            self._terminate(record)
+            with shielded():
+                self._terminate(record)
+                self._forget(record)
             raise
         return record
+
+    def _remember(self, record: ProcessRecord) -> None:
+        records = self.state.load()
+        records[record.service] = record
+        self.state.save(records)
+
+    def _forget(self, record: ProcessRecord) -> None:
+        records = self.state.load()
+        if records.get(record.service) == record:
+            del records[record.service]
+            self.state.save(records)
 
     def _terminate(self, record: ProcessRecord) -> None:
         terminate(record, self.settings.stop_grace_s)
@@ -204,15 +214,16 @@ class LocalSupervisor:
             except subprocess.TimeoutExpired:
                 pass
 
-    def _wait_started(self, service: Service, proc: subprocess.Popen[bytes], log: str) -> None:
+    def _wait_started(self, service: Service, exited: Callable[[], str | None], log: str) -> None:
+        """Poll the startup probe until it passes; ``exited()`` says why the process is gone, if it is."""
         url = f"http://{self.topology.host}:{service.port}{service.probes.startup}"
         timeout = min(service.startup_timeout_s, self.settings.startup_timeout_s)
         deadline = time.monotonic() + timeout
         with httpx.Client(timeout=1.0, trust_env=False) as client:
             while time.monotonic() < deadline:
-                code = proc.poll()
-                if code is not None:
-                    raise ServiceStartError(service.name, f"exited with code {code}", log)
+                reason = exited()
+                if reason is not None:
+                    raise ServiceStartError(service.name, reason, log)
                 try:
                     if client.get(url).status_code < 300:
                         return

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,10 +90,12 @@ class RunningServer(daemons.RunningDaemon):
     """A Toxiproxy server that answers at ``url`` (see ``core.daemons.RunningDaemon``)."""
 
 
-def start_server(config: ServerConfig, recorded: ProcessRecord | None = None) -> RunningServer:
+def start_server(config: ServerConfig, recorded: ProcessRecord | None = None,
+                 on_spawn: Callable[[ProcessRecord], None] | None = None) -> RunningServer:
     """Start toxiproxy-server on ``config.host:config.port`` and wait until ``GET /version`` answers,
     or reuse the Toxiproxy already answering there. ``recorded`` is the record a previous ``harness up``
-    saved: when that very process still runs and answers, it stays ours (owned, stopped by ``stop``)."""
+    saved: when that very process still runs and answers, it stays ours (owned, stopped by ``stop``).
+    ``on_spawn`` records a started one at once (``core.daemons.spawn``)."""
     if not port_is_free(config.host, config.port):
         version = probe(config.url)
         if version is not None and recorded is not None and recorded.port == config.port and is_running(recorded):
@@ -107,7 +110,8 @@ def start_server(config: ServerConfig, recorded: ProcessRecord | None = None) ->
     command = [str(config.binary), "-host", config.host, "-port", str(config.port), "-proxy-metrics", "-runtime-metrics"]
     env = {**os.environ, "LOG_LEVEL": config.log_level}
     process, record = daemons.spawn(SERVICE_NAME, command, config.port, config.log_path,
-                                    lambda message: ToxiproxyError(f"{message}; {_SETUP_HINT}"), env=env)
+                                    lambda message: ToxiproxyError(f"{message}; {_SETUP_HINT}"), env=env,
+                                    on_spawn=on_spawn)
     server = RunningServer(config.url, "", record, process)
     try:
         server.version = daemons.wait_ready(

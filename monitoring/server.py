@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,14 +81,16 @@ class RunningServer:
         daemons.reap(self._process)
 
 
-def start_server(config: ServerConfig) -> RunningServer:
-    """Start Prometheus and wait until ``/-/ready`` answers 200; stop it again if it never does."""
+def start_server(config: ServerConfig, on_spawn: Callable[[ProcessRecord], None] | None = None) -> RunningServer:
+    """Start Prometheus and wait until ``/-/ready`` answers 200; stop it again if it never does.
+    ``on_spawn`` records it at once (``core.daemons.spawn``), before it is ready."""
     if not port_is_free(config.host, config.port):
         raise PrometheusError(f"port {config.host}:{config.port} for Prometheus is taken: stop what listens there "
                               "('harness down' stops a Prometheus the harness started) or pass --port-offset")
     config.data_dir.mkdir(parents=True, exist_ok=True)
     process, record = daemons.spawn(SERVICE_NAME, config.command(), config.port, config.log_path,
-                                    lambda message: PrometheusError(f"{message}; {_SETUP_HINT}"), cwd=config.data_dir)
+                                    lambda message: PrometheusError(f"{message}; {_SETUP_HINT}"), cwd=config.data_dir,
+                                    on_spawn=on_spawn)
     server = RunningServer(config, record, process)
     try:
         with PrometheusClient(config.url, timeout_s=1.0) as client:

@@ -120,7 +120,7 @@ class Monitoring:
         server_config = ServerConfig(find_binary(self.settings.prometheus_bin), config_file, self.work_dir / "data",
                                      self.work_dir / "prometheus.log", config.host, config.port,
                                      stop_grace_s=self.settings.stop_grace_s)
-        self._server = start_server(server_config)
+        self._server = start_server(server_config, on_spawn=lambda record: _state(self.settings).save({SERVICE_NAME: record}))
         _state(self.settings).save({SERVICE_NAME: self._server.record})
         self.timeline.start()
         return actions

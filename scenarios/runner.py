@@ -134,6 +134,9 @@ def run_scenarios(
                 context.stop_load()
                 context.observer.stop()
             outcome = _outcome(plugin, code)
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM outside a scenario (start-up): results say so
+            outcome = "interrupted"
+            raise
         finally:
             with shielded():
                 results = plugin.results if plugin else []

@@ -261,7 +261,7 @@ class ManagedSystem:
             host=self.topology.host,
             port=api_port(self.settings.port_offset),
         )
-        server = start_server(config)
+        server = start_server(config, on_spawn=lambda record: self._server_state.save({SERVICE_NAME: record}))
         if server.record is None:
             raise ToxiproxyError(f"a Toxiproxy appeared at {self.toxiproxy_url} while starting one")
         self._server = server

@@ -16,6 +16,7 @@ the Docker backend (containers share the host's network).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,10 +85,12 @@ class RunningProxy(daemons.RunningDaemon):
     """An HTTP fault proxy that answers at ``url`` (see ``core.daemons.RunningDaemon``)."""
 
 
-def start_proxy(config: ProxyConfig, recorded: ProcessRecord | None = None) -> RunningProxy:
+def start_proxy(config: ProxyConfig, recorded: ProcessRecord | None = None,
+                on_spawn: Callable[[ProcessRecord], None] | None = None) -> RunningProxy:
     """Start the proxy on ``config.host:config.port`` and wait until ``GET /version`` answers, or reuse
     the proxy already answering there. ``recorded`` is the record a previous ``harness up`` saved: when
-    that very process still runs and answers, it stays ours (owned, stopped by ``stop``)."""
+    that very process still runs and answers, it stays ours (owned, stopped by ``stop``). ``on_spawn``
+    records a started one at once (``core.daemons.spawn``)."""
     if not port_is_free(config.host, config.port):
         version = probe(config.url)
         if version is None:
@@ -98,7 +101,7 @@ def start_proxy(config: ProxyConfig, recorded: ProcessRecord | None = None) -> R
         mine = recorded is not None and recorded.port == config.port and is_running(recorded)
         return RunningProxy(config.url, version, record=recorded if mine else None)
     process, record = daemons.spawn(SERVICE_NAME, config.command(), config.port, config.log_path,
-                                    HttpFaultProxyError, cwd=config.project_root)
+                                    HttpFaultProxyError, cwd=config.project_root, on_spawn=on_spawn)
     proxy = RunningProxy(config.url, "", record, process)
     try:
         proxy.version = daemons.wait_ready(

@@ -160,7 +160,8 @@ class HttpFaultProxy:
             host=self.topology.host,
             port=control_port(self.settings.port_offset),
         )
-        proxy = start_proxy(config, recorded=self._state.load().get(SERVICE_NAME))
+        proxy = start_proxy(config, recorded=self._state.load().get(SERVICE_NAME),
+                            on_spawn=lambda record: self._state.save({SERVICE_NAME: record}))
         if proxy.record is None:
             raise HttpFaultProxyError(f"an HTTP fault proxy appeared at {self.url} while starting one")
         self._running = proxy

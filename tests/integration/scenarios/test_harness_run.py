@@ -136,7 +136,8 @@ def test_report_command_renders_a_run_and_refuses_a_non_run(tmp_path: Path) -> N
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_run_interrupted_while_starting_leaves_nothing_running(tmp_path: Path, offset: int, sig: signal.Signals) -> None:
-    """A signal while the run is still starting its system: exit 130, and every server it started is stopped."""
+    """A signal while the run is still starting its system: exit 130, every server it started is stopped,
+    and results.json says the run was interrupted (not that it failed)."""
     out, state = tmp_path / "run", tmp_path / "state"
     steady = PROJECT_ROOT / "features" / "steady_state.feature"
     proc = subprocess.Popen(harness(state, offset, "run", str(steady), "--out", str(out)), env=env(state),
@@ -160,3 +161,4 @@ def test_run_interrupted_while_starting_leaves_nothing_running(tmp_path: Path, o
     ports += [p for e in topology.edges for p in (e.proxy_port, e.http_proxy_port) if p is not None]
     ports += [port + offset for port in (TOXIPROXY_API_PORT, HTTP_FAULT_PROXY_PORT, PROMETHEUS_PORT)]
     assert not [port for port in ports if not port_is_free("127.0.0.1", port)], "something still listens"
+    assert json.loads((out / "results.json").read_text())["outcome"] == "interrupted"
