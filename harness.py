@@ -19,18 +19,18 @@ start or a scenario could not be decided, 130 interrupted.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from core.errors import ExitCode, HarnessError, UsageError
 from core.interrupts import Terminated, sigterm_raises
 from core.settings import PROJECT_ROOT, HarnessSettings
-from core.supervisor import port_is_free
 from core.topology import DEFAULT_TOPOLOGY, Topology, load_topology
-from scenarios.system import BACKENDS, ManagedSystem
+from system import BackendKind, ManagedSystem
+
+Command = Callable[[argparse.Namespace, HarnessSettings], int]
 
 
 FEATURES = PROJECT_ROOT / "features"
@@ -48,7 +48,8 @@ def _parser() -> argparse.ArgumentParser:
 
     def system_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--topology", type=Path, default=DEFAULT_TOPOLOGY, help="topology file (YAML)")
-        p.add_argument("--backend", choices=BACKENDS, default="local", help="services as processes or containers")
+        p.add_argument("--backend", choices=[kind.value for kind in BackendKind], default=BackendKind.LOCAL.value,
+                       help="services as processes or containers")
         p.add_argument("--port-offset", type=int, default=None, help="add N to every port, so two systems coexist")
         p.add_argument("--state-dir", type=Path, default=None, help="where the harness keeps pids and logs")
         p.add_argument("--env", action="append", default=[], metavar="SERVICE:NAME=VALUE",
@@ -140,7 +141,7 @@ def _limit(text: str) -> object:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def cmd_report(args: argparse.Namespace) -> int:
+def cmd_report(args: argparse.Namespace, settings: HarnessSettings) -> int:
     from dataclasses import replace
 
     from reports.compare import Thresholds
@@ -168,7 +169,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     return ExitCode.FAILED if comparison.regressed else ExitCode.OK
 
 
-def cmd_list(args: argparse.Namespace) -> int:
+def cmd_list(args: argparse.Namespace, settings: HarnessSettings) -> int:
     from scenarios.features import plan
 
     current = None
@@ -181,13 +182,12 @@ def cmd_list(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def cmd_run(args: argparse.Namespace, settings: HarnessSettings) -> int:
     import secrets
 
     from scenarios.context import RunOptions
     from scenarios.runner import new_run_dir, plan_run, run_scenarios
 
-    settings = _settings(args)
     topology = _topology(args, settings)
     if args.users is not None and args.users < 1:
         raise UsageError(f"--users must be at least 1, got {args.users}")
@@ -196,8 +196,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
     options = RunOptions(features=tuple(args.paths), out_dir=Path("."), tags=args.tags, backend=args.backend,
                          users=args.users, workers=args.workers, seed=seed, junit=args.junit,
-                         allow_hosts=frozenset(args.allow_host), repeat=args.repeat,
-                         replay=replay_command(args, seed))
+                         allow_hosts=tuple(args.allow_host), repeat=args.repeat, topology_file=args.topology,
+                         env=tuple(args.env), monitoring=args.monitoring, alert_rules=tuple(args.alert_rules),
+                         prometheus_url=args.prometheus_url)
     planned = plan_run(options)  # bad features or steps: exit 2 before anything starts
     from scenarios.preview import PreviewContext, plan_scenarios, render
     from scenarios.steps import vocabulary
@@ -227,6 +228,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(monitoring.describe(), flush=True)
     summary = run_scenarios(options, settings, topology, lambda: ManagedSystem(topology, settings, args.backend),
                             monitoring.build if monitoring is not None else None)
+    from reports.summary import render_summary
+
     print(render_summary(out / "results.json"))
     try:
         from reports.render import write_report
@@ -240,20 +243,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     return summary.exit_code
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
+def cmd_bench(args: argparse.Namespace, settings: HarnessSettings) -> int:
     from bench.profile import FULL, QUICK
     from bench.runner import BenchOptions, new_bench_dir, run_bench
-    from bench.table import render_table
     from reports.bench import write_bench_page
+    from reports.bench_table import render_table
 
     if args.suite_results is not None and not (args.suite_results / "results.json").is_file():
         raise UsageError(f"--suite-results: {args.suite_results} has no results.json")
-    settings = HarnessSettings.from_env()
     out = args.out if args.out is not None else new_bench_dir(settings.project_root / "runs")
     options = BenchOptions(profile=QUICK if args.quick else FULL, topology_path=args.topology, backend=args.backend,
                            out_dir=out, port_offset=args.port_offset, state_dir=args.state_dir,
                            suite_results=args.suite_results, env=tuple(args.env),
-                           command="harness " + " ".join(sys.argv[1:]))
+                           command="harness " + " ".join(settings.argv))
     print(f"bench ({options.profile.name}), results in {out}", flush=True)
     document = run_bench(options, settings, lambda line: print(f"bench: {line}", flush=True))
     print(render_table(document["figures"]))
@@ -262,65 +264,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def replay_command(args: argparse.Namespace, seed: int) -> str:
-    """The command line that runs the same scenarios with the same seed and options (not the output paths)."""
-    import shlex
-
-    words = ["harness", "run", *(str(p) for p in args.paths), "--seed", str(seed)]
-    if args.topology != DEFAULT_TOPOLOGY:
-        words += ["--topology", str(args.topology)]
-    for flag, value in (("--tags", args.tags), ("--users", args.users), ("--backend", args.backend)):
-        if value is not None and not (flag == "--backend" and value == "local"):
-            words += [flag, str(value)]
-    if args.workers:
-        words += ["--workers", str(args.workers)]
-    if args.repeat > 1:
-        words += ["--repeat", str(args.repeat)]
-    for assignment in args.env:
-        words += ["--env", assignment]
-    for host in args.allow_host:
-        words += ["--allow-host", host]
-    if args.monitoring is not None:
-        words.append("--monitoring" if args.monitoring else "--no-monitoring")
-    for rules in args.alert_rules:
-        words += ["--alert-rules", str(rules)]
-    if args.prometheus_url:
-        words += ["--prometheus-url", args.prometheus_url]
-    return shlex.join(words)
-
-
-def render_summary(results_path: Path) -> str:
-    """The end-of-run table: one line per scenario with its outcome and key figures."""
-    import json
-
-    def num(value: object, scale: float = 1.0, unit: str = "") -> str:
-        return f"{float(value) * scale:.1f}{unit}" if isinstance(value, int | float) else "-"
-
-    data = json.loads(results_path.read_text())
-    alerts = any("time_to_alert_s" in s["summary"] for s in data["scenarios"])  # the run had monitoring
-    head = f" {'alert':>7} {'resolve':>8}" if alerts else ""
-    lines = [f"{'outcome':<12} {'time':>7} {'avail':>7} {'p95':>8} {'degrade':>8} {'recover':>8}{head}  scenario"]
-    for s in data["scenarios"]:
-        m = s["summary"]
-        cells = (f" {num(m.get('time_to_alert_s'), unit='s'):>7} {num(m.get('time_to_resolve_s'), unit='s'):>8}"
-                 if alerts else "")
-        lines.append(f"{s['outcome'].upper():<12} {num(s['duration_s'], unit='s'):>7} "
-                     f"{num(m['availability'], 100, '%'):>7} {num(m['p95_s'], 1000, 'ms'):>8} "
-                     f"{num(m['time_to_degrade_s'], unit='s'):>8} {num(m['time_to_recover_s'], unit='s'):>8}"
-                     f"{cells}  {s['name']}")
-        if s["outcome"] != "passed" and s.get("message"):
-            lines.append(f"{'':<12} {s['message']}")
-    rates = data.get("pass_rates")
-    if rates:
-        lines.append(f"{'pass rate':>12} {'95% CI':>13} {'runs':>5} {'fail':>5} {'error':>5}  scenario")
-        for r in rates:
-            lines.append(f"{r['rate'] * 100:>11.0f}% {r['ci_low'] * 100:>5.0f}-{r['ci_high'] * 100:.0f}%   "
-                         f"{r['runs']:>5} {r['failed']:>5} {r['error']:>5}  {r['name']}")
-    return "\n".join(lines)
-
-
-def _settings(args: argparse.Namespace) -> HarnessSettings:
-    return HarnessSettings.from_env().with_overrides(port_offset=args.port_offset, state_dir=args.state_dir)
+def _settings(args: argparse.Namespace, argv: Sequence[str]) -> HarnessSettings:
+    """The environment's settings with this command line's options (the commands without them keep the
+    environment's port offset and state directory)."""
+    return HarnessSettings.from_env().with_overrides(port_offset=getattr(args, "port_offset", None),
+                                                     state_dir=getattr(args, "state_dir", None), argv=argv)
 
 
 def _topology(args: argparse.Namespace, settings: HarnessSettings) -> Topology:
@@ -332,15 +280,14 @@ def _topology(args: argparse.Namespace, settings: HarnessSettings) -> Topology:
     return topology
 
 
-def _system(args: argparse.Namespace) -> ManagedSystem:
-    settings = _settings(args)
+def _system(args: argparse.Namespace, settings: HarnessSettings) -> ManagedSystem:
     return ManagedSystem(_topology(args, settings), settings, args.backend)
 
 
-def cmd_up(args: argparse.Namespace) -> int:
+def cmd_up(args: argparse.Namespace, settings: HarnessSettings) -> int:
     from monitoring.plan import MonitoringPlan
 
-    system = _system(args)
+    system = _system(args, settings)
     monitoring = _monitoring_plan(args, system.settings, system.topology)  # bad rules: exit 2, nothing started
     assert monitoring is None or isinstance(monitoring, MonitoringPlan)
     for action in system.up():
@@ -368,18 +315,18 @@ def cmd_up(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def cmd_down(args: argparse.Namespace) -> int:
+def cmd_down(args: argparse.Namespace, settings: HarnessSettings) -> int:
     from monitoring.session import stop_recorded
 
     # Prometheus first: it holds connections to every service, and a service that closes them first
     # leaves its own port in TIME_WAIT, which a program binding that port next would trip over.
-    prometheus = ["prometheus"] if stop_recorded(_settings(args)) else []
-    stopped = _system(args).down() + prometheus
+    prometheus = ["prometheus"] if stop_recorded(settings) else []
+    stopped = _system(args, settings).down() + prometheus
     print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
     return ExitCode.OK
 
 
-def cmd_fault(args: argparse.Namespace) -> int:
+def cmd_fault(args: argparse.Namespace, settings: HarnessSettings) -> int:
     from core.journal import Journal
     from faults.catalog import check_target, parse_fault
     from faults.session import FaultSession
@@ -387,7 +334,7 @@ def cmd_fault(args: argparse.Namespace) -> int:
     specs = [parse_fault(text) for text in args.faults]  # every spec checked before anything is sent
     if args.duration is not None and args.duration <= 0:
         raise UsageError(f"--duration must be positive, got {args.duration}")
-    system = _system(args)
+    system = _system(args, settings)
     from dataclasses import replace
 
     specs = [replace(spec, target=system.topology.canonical(spec.target)) for spec in specs]  # aliases
@@ -409,79 +356,51 @@ def cmd_fault(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def cmd_status(args: argparse.Namespace) -> int:
-    import httpx
+def cmd_status(args: argparse.Namespace, settings: HarnessSettings) -> int:
+    from core.errors import SystemUnreachable
+    from system.client import SystemClient
 
-    system = _system(args)
+    system = _system(args, settings)
     for service in system.topology.start_order():
         print(f"{service.name:<10} {system.address(service.name):<24} {system.backend.describe(service.name)}")
     for line in system.http_faults.status_lines():  # the fault proxy, its routes and their active faults
         print(line)
-    entry = system.entry_url() + system.topology.mode.status_path
-    try:
-        mode = httpx.get(entry, timeout=2.0, trust_env=False).json().get(system.topology.mode.response_field)
-        print(f"mode: {mode}")
-    except (httpx.HTTPError, ValueError) as exc:
-        print(f"mode: unknown ({entry}: {type(exc).__name__})")
+    with SystemClient.for_entry(system.topology, system.settings) as client:
+        try:
+            print(f"mode: {client.status().mode}")
+        except SystemUnreachable as exc:
+            print(f"mode: unknown ({client.status_url}: {exc.reason})")
     return ExitCode.OK
 
 
-def cmd_doctor(args: argparse.Namespace) -> int:
-    from faults.toxiproxy_server import api_port, find_binary
+def cmd_doctor(args: argparse.Namespace, settings: HarnessSettings) -> int:
+    from scenarios.doctor import run_checks
 
-    system = _system(args)
-    topology, settings = system.topology, system.settings
-    problems: list[str] = []
-    for module in ("fastapi", "uvicorn", "aiohttp", "pybreaker", "httpx", "yaml", "numpy", "locust", "pytest_bdd"):
-        if importlib.util.find_spec(module) is None:
-            problems.append(f"python package {module!r} missing: run scripts/setup.sh")
-    try:
-        print(f"toxiproxy-server: {find_binary(settings.project_root, settings.toxiproxy_bin)}")
-    except HarnessError as exc:
-        problems.append(str(exc))
-    if topology.monitoring.enabled:  # --monitoring by default: prometheus and promtool are needed
-        from monitoring.server import find_binary as find_prometheus
-
-        for tool in ("prometheus", "promtool"):
-            try:
-                print(f"{tool}: {find_prometheus(settings.prometheus_bin, tool)}")
-            except HarnessError as exc:
-                problems.append(str(exc))
-    if args.backend == "docker":
-        from faults.docker_engine import connect
-
-        try:
-            connect(5.0).close()
-            print("docker engine: reachable")
-        except HarnessError as exc:
-            problems.append(str(exc))
-    http_problem = system.http_faults.control_port_problem()  # free, or our fault proxy answers there
-    problems += [http_problem] if http_problem else []
-    if http_problem is None and not system.is_up():
-        ports = [(s.port, s.name) for s in topology.services.values()]
-        ports += [(e.proxy_port, f"proxy {e.name}") for e in topology.edges]
-        ports += [(e.http_proxy_port, f"HTTP fault route {e.name}") for e in topology.edges if e.http_proxy_port]
-        ports.append((api_port(settings.port_offset), "toxiproxy API"))
-        for port, owner in ports:
-            if not port_is_free(topology.host, port):
-                problems.append(f"port {port} ({owner}) is taken: free it, run 'harness down', or use --port-offset")
+    checks = run_checks(_system(args, settings))
+    for check in checks:
+        if check.found is not None:
+            print(f"{check.name}: {check.found}")
+    problems = [problem for check in checks for problem in check.problems]
     for line in problems:
         print(f"problem: {line}")
     print("doctor: ok" if not problems else f"doctor: {len(problems)} problem(s)")
     return ExitCode.OK if not problems else ExitCode.INFRASTRUCTURE
 
 
-_COMMANDS = {
+_COMMANDS: dict[str, Command] = {
     "up": cmd_up, "down": cmd_down, "status": cmd_status, "doctor": cmd_doctor, "fault": cmd_fault,
     "run": cmd_run, "list": cmd_list, "report": cmd_report, "bench": cmd_bench,
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args(words)
+    settings: HarnessSettings | None = None
     try:
+        settings = _settings(args, words)
         with sigterm_raises():  # SIGTERM is a Ctrl-C for every command, the report writing included
-            return _COMMANDS[args.command](args)
+            return _COMMANDS[args.command](args, settings)
     except HarnessError as exc:
         print(f"harness: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -489,21 +408,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("harness: interrupted; faults reverted", file=sys.stderr)
         return ExitCode.INTERRUPTED
     except Exception as exc:  # a bug or an unexpected environment: one line here, the traceback in a log
-        log = _crash_log(args)
+        log = _crash_log(settings)
         print(f"harness: unexpected {type(exc).__name__}: {exc} (traceback in {log})", file=sys.stderr)
         return ExitCode.INFRASTRUCTURE
 
 
-def _crash_log(args: argparse.Namespace) -> str:
+def _crash_log(settings: HarnessSettings | None) -> str:
     """Write the current exception's traceback under the state directory's logs; the path, or why not."""
     import traceback
     from datetime import UTC, datetime
 
+    if settings is None:
+        return "no log written: the settings could not be built"
     try:
-        logs = _settings(args).log_dir
+        logs = settings.log_dir
         logs.mkdir(parents=True, exist_ok=True)
         path = logs / f"harness-error-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.log"
-        path.write_text(f"harness {' '.join(sys.argv[1:])}\n{traceback.format_exc()}", encoding="utf-8")
+        path.write_text(f"harness {' '.join(settings.argv)}\n{traceback.format_exc()}", encoding="utf-8")
     except Exception as exc:  # the log itself failed: say so, still in one line
         return f"no log written: {exc}"
     return str(path)

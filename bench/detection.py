@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.ports import free_port_offset
 from core.settings import PROJECT_ROOT
-from core.supervisor import free_port_offset
 from core.topology import load_topology
 from system_under_test.gateway.variants import DESCRIPTIONS, Flaw
 

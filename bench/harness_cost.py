@@ -28,15 +28,16 @@ from core.journal import Journal
 from core.settings import PROJECT_ROOT
 from faults.session import FaultSession
 from scenarios.observer import Observer
-from scenarios.system import ManagedSystem
+from system import ManagedSystem
+from system.client import SystemClient
 
 from .locust_load import Load
 from .resilience import wait_for
 
 
-def observer_cpu(status_url: str, mode_field: str, seconds: float) -> tuple[float, int]:
+def observer_cpu(client: SystemClient, seconds: float) -> tuple[float, int]:
     """(CPU seconds per wall second, samples taken) of an observer polling at 10 Hz for ``seconds``."""
-    observer = Observer(status_url, Journal(), interval_s=0.1, mode_field=mode_field)
+    observer = Observer(client, Journal(), interval_s=0.1)
     before, started = _cpu_s(), time.monotonic()
     observer.start()
     time.sleep(seconds)
@@ -49,10 +50,10 @@ def _cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def scenario_overhead(system: ManagedSystem, records_root: Path, users: int, cycles: int) -> float:
+def scenario_overhead(system: ManagedSystem, client: SystemClient, records_root: Path, users: int,
+                      cycles: int) -> float:
     """Median seconds of one scenario's fixed setup and teardown (see the module docstring)."""
-    status = system.entry_url() + system.topology.mode.status_path
-    probe = Observer(status, Journal(), mode_field=system.topology.mode.response_field)
+    probe = Observer(client, Journal())
     times: list[float] = []
     for cycle in range(cycles):
         started = time.monotonic()

@@ -36,9 +36,10 @@ import aiohttp
 import httpx
 
 from core.errors import InfrastructureError
+from core.ports import free_port_offset
 from core.settings import PROJECT_ROOT, HarnessSettings
-from core.supervisor import LocalSupervisor, free_port_offset
 from core.topology import DEFAULT_TOPOLOGY, load_topology
+from system.local.supervisor import LocalSupervisor
 
 from .child_server import HOST, child_server, connects, free_port
 from .loadgen import run_load

@@ -1,6 +1,6 @@
 """Load for benchmarks through the product's own Locust runner, and what a window of it shows.
 
-The harness's scenarios send load with ``scenarios.load.LoadDriver`` (Locust in its own process,
+The harness's scenarios send load with ``scenarios.load.driver.LoadDriver`` (Locust in its own process,
 one JSON line per request); the benchmarks use the very same driver, so a capacity figure is what the
 harness itself can push, not what a second, faster load generator could. ``summarize`` is pure:
 throughput counts requests that *finished* inside the window (a closed loop's output), latency
@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from scenarios.load import LoadDriver, LoadSpec, RecordReader
+from scenarios.load.driver import LoadDriver
+from scenarios.load.readers import RecordReader
+from scenarios.load.spec import LoadSpec
 from scenarios.metrics import percentile
 from scenarios.records import RequestRecord
 

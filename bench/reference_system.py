@@ -20,11 +20,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+from core.ports import free_port_offset
 from core.settings import HarnessSettings
-from core.supervisor import LocalSupervisor, free_port_offset
 from core.topology import DEFAULT_TOPOLOGY, load_topology
+from system.client import SystemClient
+from system.local.supervisor import LocalSupervisor
 
 from .loadgen import LoadResult, run_load, run_paced
 
@@ -32,12 +32,7 @@ QUESTIONS = Path(__file__).resolve().parent.parent / "system_under_test" / "vect
 VECTORDB_TIMEOUT_S = 3.0
 
 
-def _status(sup: LocalSupervisor) -> dict[str, Any]:
-    body: dict[str, Any] = httpx.get(sup.address("gateway") + "/status", timeout=5, trust_env=False).json()
-    return body
-
-
-def _wait(sup: LocalSupervisor, want_mode: str, timeout_s: float = 45.0) -> float:
+def _wait(client: SystemClient, want_mode: str, timeout_s: float = 45.0) -> float:
     """Send requests back to back until an answer comes in ``want_mode`` and /status agrees; return
     the seconds from the call to that first answer (the fault-to-effect time when called right after
     a fault)."""
@@ -45,13 +40,12 @@ def _wait(sup: LocalSupervisor, want_mode: str, timeout_s: float = 45.0) -> floa
     first: float | None = None
     deadline = started + timeout_s
     while time.monotonic() < deadline:
-        answer = httpx.post(sup.address("gateway") + "/chat", json={"message": "warm up", "user_id": "bench"},
-                            timeout=40, trust_env=False).json()
-        if first is None and answer.get("mode") == want_mode:
+        answer = client.chat("warm up", "bench")
+        if first is None and answer.mode == want_mode:
             first = time.monotonic() - started
-        if first is not None and _status(sup)["mode"] == want_mode:
+        if first is not None and client.status().mode == want_mode:
             return first
-    raise RuntimeError(f"the system did not reach {want_mode} within {timeout_s}s: {_status(sup)}")
+    raise RuntimeError(f"the system did not reach {want_mode} within {timeout_s}s: {client.status()}")
 
 
 def _kill(sup: LocalSupervisor, service: str) -> None:
@@ -87,6 +81,7 @@ def run(duration_s: float, concurrency: int, rate: float) -> tuple[list[dict[str
             overrides={"gateway": gateway_env, "llm": {"LLM_TOKEN_DELAY_MS": "0", "LLM_BASE_DELAY_MS": "0"}},
         )
         url = paced.address("gateway") + "/chat"
+        client = SystemClient.for_entry(topology, settings)  # the gateway is the topology's entry
 
         def load(name: str) -> None:
             asyncio.run(run_load(url, bodies, concurrency=concurrency, duration_s=1.0))  # warm-up
@@ -100,24 +95,25 @@ def run(duration_s: float, concurrency: int, rate: float) -> tuple[list[dict[str
             load("normal (LLM default pacing)")
             unpaced.stop("llm")
             unpaced.start_all()
-            _wait(unpaced, "normal")
+            _wait(client, "normal")
             load("normal")
             _kill(unpaced, "vector-db")
-            effects["kill vector-db -> first degraded-no-context answer"] = _wait(unpaced, "degraded-no-context")
+            effects["kill vector-db -> first degraded-no-context answer"] = _wait(client, "degraded-no-context")
             load("degraded-no-context (vector-db breaker open)")
             started = time.monotonic()
             unpaced.start_all()
             effects["vector-db process start (startup probe passed)"] = time.monotonic() - started
             effects["restart vector-db -> first normal answer (waits out what is left of the 30 s breaker reset)"] = (
-                time.monotonic() - started + _wait(unpaced, "normal", timeout_s=60))
+                time.monotonic() - started + _wait(client, "normal", timeout_s=60))
             asyncio.run(run_load(url, bodies, concurrency=4, duration_s=2.0))  # fill the answer cache
             _kill(unpaced, "llm")
-            effects["kill llm -> first degraded-cache-only answer"] = _wait(unpaced, "degraded-cache-only")
+            effects["kill llm -> first degraded-cache-only answer"] = _wait(client, "degraded-cache-only")
             load("degraded-cache-only (LLM breaker open)")
             _kill(unpaced, "vector-db")
-            effects["kill vector-db too -> first static-only answer"] = _wait(unpaced, "static-only")
+            effects["kill vector-db too -> first static-only answer"] = _wait(client, "static-only")
             load("static-only (both breakers open)")
         finally:
+            client.close()
             unpaced.stop_all()
     return rows, effects
 

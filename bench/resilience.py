@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from core.errors import InfrastructureError
 from faults.base import FaultSpec
-from faults.network import Blackhole, Partition
+from faults.network_specs import Blackhole, Partition
 from faults.service import Kill
 from faults.session import FaultSession
 from scenarios.metrics import percentile

@@ -33,12 +33,13 @@ from typing import Any
 
 from core.errors import UsageError
 from core.journal import Journal
+from core.ports import free_port_offset
 from core.settings import HarnessSettings
-from core.supervisor import free_port_offset
 from core.topology import Topology, load_topology
 from faults.session import FaultSession
 from scenarios.observer import Observer
-from scenarios.system import ManagedSystem
+from system import ManagedSystem
+from system.client import SystemClient
 
 from . import catalog
 from .alerting import AlertDelay, RunCost, alert_delays, run_cost
@@ -151,8 +152,8 @@ def _system_section(topology: Topology, settings: HarnessSettings, options: Benc
     meta["reference_knobs"] = asdict(knobs) if reference else None
     records = options.out_dir / "records"
     journal = Journal()
-    observer = Observer(system.entry_url() + topology.mode.status_path, journal,
-                        mode_field=topology.mode.response_field)
+    client = SystemClient.for_entry(topology, settings)
+    observer = Observer(client, journal)
     got = _SystemMeasurements()
     try:
         say(f"starting the system (port offset {settings.port_offset}, backend {options.backend})")
@@ -178,11 +179,11 @@ def _system_section(topology: Topology, settings: HarnessSettings, options: Benc
                 got.figures += catalog.reference_only(reason, knobs)
         observer.stop()
         say(f"harness cost: observer alone for {profile.observer_s:g} s, {profile.overhead_cycles} scenario setups")
-        got.observer_share, got.observer_samples = observer_cpu(
-            system.entry_url() + topology.mode.status_path, topology.mode.response_field, profile.observer_s)
-        got.overhead_s = scenario_overhead(system, records, profile.steady_users, profile.overhead_cycles)
+        got.observer_share, got.observer_samples = observer_cpu(client, profile.observer_s)
+        got.overhead_s = scenario_overhead(system, client, records, profile.steady_users, profile.overhead_cycles)
     finally:
         observer.stop()
+        client.close()
         say("stopping the system")
         system.down()
         system.close()

@@ -30,10 +30,11 @@ from typing import Any
 
 from bench.child_server import child_server
 from bench.hello import QuietServer, hello_handler
+from core.ports import free_port_offset
 from core.settings import PROJECT_ROOT
-from core.supervisor import free_port_offset
 from core.topology import DEFAULT_TOPOLOGY, Topology, load_topology
-from faults.network import Latency, NetworkInjector, Partition
+from faults.network import NetworkInjector
+from faults.network_specs import Latency, Partition
 from faults.proxies import ProxyManager
 from faults.toxiproxy import ToxiproxyClient
 from faults.toxiproxy_server import ServerConfig, api_port, find_binary, start_server

@@ -1,4 +1,5 @@
-"""What the harness commands share: errors, settings, the topology model and the local supervisor.
+"""What the harness commands share: errors, settings, the topology model, ports, state files, processes.
 
-This layer sits below ``faults/``, ``scenarios/`` and ``reports/`` and imports none of them.
+This layer sits below ``faults/``, ``monitoring/``, ``system/``, ``scenarios/`` and ``reports/`` and
+imports none of them.
 """

@@ -14,6 +14,7 @@
         │   └── (faults.http.client) HttpFaultProxyAPIError > HttpFaultProxyUnreachable: status/field/detail
         ├── DockerError               the Docker engine is missing, unreachable or refused a call
         ├── PrometheusError           Prometheus is missing, unreachable, or could not answer a query
+        ├── SystemUnreachable         the system under test did not answer a call of its HTTP contract
         └── MeasurementError          a number a verdict needs could not be read (the verdict is "error")
 
 The CLI prints ``str(error)`` on one line and exits with ``error.exit_code``; no traceback reaches a user.
@@ -98,6 +99,17 @@ class DockerError(InfrastructureError):
 
 class PrometheusError(InfrastructureError):
     """Prometheus is missing, did not start, is unreachable, or refused a query (a measurement not taken)."""
+
+
+class SystemUnreachable(InfrastructureError):
+    """A call of the system under test's HTTP contract (``system.client``) got no usable answer.
+
+    ``reason`` is the short name of what went wrong (``ConnectError``, ``ReadTimeout``,
+    ``JSONDecodeError``, ``BadStatusBody``): the observer records it in each failed sample."""
+
+    def __init__(self, url: str, reason: str, detail: str = "") -> None:
+        self.url, self.reason, self.detail = url, reason, detail
+        super().__init__(f"{url}: {reason}" + (f": {detail}" if detail else ""))
 
 
 class MeasurementError(InfrastructureError):

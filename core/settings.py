@@ -1,14 +1,14 @@
 """The harness's settings: the one place that reads the environment, frozen once built.
 
 Command-line options override environment variables, which override defaults; the CLI builds one
-``HarnessSettings`` and passes it down.
+``HarnessSettings`` from the ``argv`` it was given and passes it down (nothing else reads ``sys.argv``).
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -34,6 +34,16 @@ class HarnessSettings:
     prometheus_bin: str | None = None
     alert_poll_s: float = 0.2
     alert_for_override_s: float | None = None
+    # The system under test's HTTP contract (system.client): how long each kind of call may take. The
+    # observer polls /status at 10 Hz, so a slow answer there is a sample with an error, not a stall.
+    status_poll_timeout_s: float = 0.5
+    status_timeout_s: float = 2.0  # one /status read (harness status, benchmarks)
+    chat_timeout_s: float = 40.0  # longer than any deadline the system may give one answer
+    metrics_timeout_s: float = 2.0
+    probe_timeout_s: float = 1.0
+    # The command line's words after the program name, as given to the CLI: recorded (bench metadata,
+    # crash logs), never parsed again.
+    argv: tuple[str, ...] = ()
 
     @property
     def state_file(self) -> Path:
@@ -64,13 +74,16 @@ class HarnessSettings:
             alert_for_override_s=_seconds(env, "HARNESS_ALERT_FOR_S"),
         )
 
-    def with_overrides(self, *, port_offset: int | None = None, state_dir: Path | None = None) -> HarnessSettings:
+    def with_overrides(self, *, port_offset: int | None = None, state_dir: Path | None = None,
+                       argv: Sequence[str] | None = None) -> HarnessSettings:
         """These settings with the command line's options applied."""
         out = self
         if port_offset is not None:
             out = replace(out, port_offset=port_offset)
         if state_dir is not None:
             out = replace(out, state_dir=state_dir.resolve())
+        if argv is not None:
+            out = replace(out, argv=tuple(argv))
         return out
 
 

@@ -5,5 +5,8 @@
         v
     Injector ──> FaultHandle (live: revert() is idempotent) ──> FaultSession reverts newest first
         │                                                        on success, failure, Ctrl-C, SIGTERM
-        └── network (Toxiproxy) · process signals (local backend) · containers (Docker backend)
+        └── network (Toxiproxy) · HTTP (the HTTP fault proxy) · services and containers, through the
+            ``ServiceControl`` / ``ContainerControl`` protocols a backend in ``system/`` implements
+
+This package imports only ``core``: it never imports ``system`` (where services run) nor anything above.
 """

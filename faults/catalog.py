@@ -25,12 +25,12 @@ from .base import FaultSpec
 
 def fault_kinds() -> dict[str, type[FaultSpec]]:
     """All fault spec classes by kind name."""
-    from . import docker_specs, network, service
+    from . import docker_specs, network_specs, service
     from .http import specs as http_specs
 
     classes: list[type[FaultSpec]] = [
         *service.SERVICE_FAULTS,
-        *network.NETWORK_FAULTS,
+        *network_specs.NETWORK_FAULTS,
         *http_specs.HTTP_FAULTS,
         *docker_specs.DOCKER_FAULTS,
     ]
@@ -107,7 +107,7 @@ def _boolean(raw: str) -> bool:
 def check_target(topology: Topology, spec: FaultSpec) -> None:
     """Refuse a fault whose target the topology does not have, before anything is sent."""
     from .http.specs import HttpFault, resolve_route
-    from .network import NetworkFault, resolve_edge
+    from .network_specs import NetworkFault, resolve_edge
 
     if isinstance(spec, NetworkFault):
         resolve_edge(topology, spec)

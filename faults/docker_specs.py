@@ -2,7 +2,8 @@
 
 Like ``faults.service``, the injector works through a small protocol rather than the backend class,
 so the fault catalogue can list and validate ``Recreate`` without loading the Docker backend, and
-``faults.docker.DockerBackend`` is simply the object that satisfies ``ContainerControl``.
+``system.docker.containers.DockerBackend`` is simply the object that satisfies ``ContainerControl``:
+the fault layer never imports the system layer that runs the services.
 """
 
 from __future__ import annotations

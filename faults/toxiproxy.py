@@ -10,10 +10,10 @@ a JSON error far from the cause; it cannot update a toxic, returns ``version()``
 would mean re-implementing all of that around it, so the real path talks to the documented HTTP API
 directly with httpx (already a harness dependency) and toxiproxy-python is not imported.
 
-    ToxiproxyClient ── httpx.Client (base URL, timeout, User-Agent) ──> toxiproxy-server API
+    ToxiproxyClient ── core.json_api.JsonApiClient (base URL, timeout, User-Agent) ──> toxiproxy-server API
          │
-         └─ _call(): the one boundary. httpx errors, HTTP >= 400 and malformed answers all become
-            ToxiproxyAPIError(operation, status, detail), a ToxiproxyError (exit code 3);
+         └─ the one boundary (``JsonApiClient``): httpx errors, HTTP >= 400 and malformed answers all
+            become ToxiproxyAPIError(operation, status, detail), a ToxiproxyError (exit code 3);
             ToxiproxyUnreachable, its subclass, when no connection could be made at all.
 
 Toxiproxy refuses browser-like User-Agents with 403, so the client always names itself.
@@ -21,16 +21,14 @@ Toxiproxy refuses browser-like User-Agents with 403, so the client always names 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any, Literal
-from urllib.parse import quote
 
 import httpx
 
 from core.errors import ToxiproxyError
+from core.json_api import JsonApiClient, error_body, path_segment
 
 Stream = Literal["upstream", "downstream"]
 DEFAULT_URL = "http://127.0.0.1:8474"
@@ -113,7 +111,7 @@ class Proxy:
         )
 
 
-class ToxiproxyClient:
+class ToxiproxyClient(JsonApiClient[ToxiproxyAPIError]):
     """A client for one Toxiproxy server. Cheap to create; close it (or use ``with``) when done."""
 
     def __init__(
@@ -124,26 +122,15 @@ class ToxiproxyClient:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         """``transport`` is a test seam (``httpx.MockTransport``); ``timeout_s`` bounds every call."""
-        self.url = url.rstrip("/")
-        self.timeout_s = timeout_s
-        self._http = httpx.Client(
-            base_url=self.url,
-            timeout=timeout_s,
-            headers={"User-Agent": USER_AGENT},
-            trust_env=False,  # never route loopback API calls through an HTTP proxy from the environment
+        super().__init__(
+            url,
+            timeout_s=timeout_s,
+            user_agent=USER_AGENT,
+            error=ToxiproxyAPIError,
+            unreachable=ToxiproxyUnreachable,
+            unreachable_hint="is toxiproxy-server running? 'harness up' starts it",
             transport=transport,
         )
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> ToxiproxyClient:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     # -- server ----------------------------------------------------------------------------------
 
@@ -166,7 +153,7 @@ class ToxiproxyClient:
 
     def proxy(self, name: str) -> Proxy:
         with self._parsing(f"read proxy {name!r}") as op:
-            return Proxy.from_json(self._call("GET", f"/proxies/{_q(name)}", op))
+            return Proxy.from_json(self._call("GET", f"/proxies/{path_segment(name)}", op))
 
     def populate(self, configs: Sequence[ProxyConfig]) -> list[Proxy]:
         """Create-or-replace: a proxy whose listen and upstream are unchanged is kept as it is,
@@ -178,13 +165,13 @@ class ToxiproxyClient:
 
     def delete_proxy(self, name: str, *, missing_ok: bool = False) -> bool:
         """Delete a proxy; False when it did not exist and ``missing_ok``."""
-        return self._delete(f"/proxies/{_q(name)}", f"delete proxy {name!r}", missing_ok)
+        return self._delete(f"/proxies/{path_segment(name)}", f"delete proxy {name!r}", missing_ok)
 
     def set_enabled(self, name: str, enabled: bool) -> Proxy:
         """Disabling closes the listener *and* every open connection; enabling listens again."""
         verb = "enable" if enabled else "disable"
         with self._parsing(f"{verb} proxy {name!r}") as op:
-            return Proxy.from_json(self._call("PATCH", f"/proxies/{_q(name)}", op, {"enabled": enabled}))
+            return Proxy.from_json(self._call("PATCH", f"/proxies/{path_segment(name)}", op, {"enabled": enabled}))
 
     def enable(self, name: str) -> Proxy:
         return self.set_enabled(name, True)
@@ -196,11 +183,11 @@ class ToxiproxyClient:
 
     def toxics(self, proxy: str) -> list[Toxic]:
         with self._parsing(f"list toxics of proxy {proxy!r}") as op:
-            return [Toxic.from_json(t) for t in self._call("GET", f"/proxies/{_q(proxy)}/toxics", op)]
+            return [Toxic.from_json(t) for t in self._call("GET", f"/proxies/{path_segment(proxy)}/toxics", op)]
 
     def add_toxic(self, proxy: str, toxic: Toxic) -> Toxic:
         with self._parsing(f"add toxic {toxic.name!r} to proxy {proxy!r}") as op:
-            return Toxic.from_json(self._call("POST", f"/proxies/{_q(proxy)}/toxics", op, toxic.to_json()))
+            return Toxic.from_json(self._call("POST", f"/proxies/{path_segment(proxy)}/toxics", op, toxic.to_json()))
 
     def update_toxic(
         self, proxy: str, name: str, *, attributes: Mapping[str, int] | None = None, toxicity: float | None = None
@@ -212,70 +199,20 @@ class ToxiproxyClient:
         if toxicity is not None:
             body["toxicity"] = toxicity
         with self._parsing(f"update toxic {name!r} of proxy {proxy!r}") as op:
-            path = f"/proxies/{_q(proxy)}/toxics/{_q(name)}"
+            path = f"/proxies/{path_segment(proxy)}/toxics/{path_segment(name)}"
             return Toxic.from_json(self._call("PATCH", path, op, body))
 
     def remove_toxic(self, proxy: str, name: str, *, missing_ok: bool = False) -> bool:
         """Remove a toxic; False when it (or its proxy) did not exist and ``missing_ok``."""
-        path = f"/proxies/{_q(proxy)}/toxics/{_q(name)}"
+        path = f"/proxies/{path_segment(proxy)}/toxics/{path_segment(name)}"
         return self._delete(path, f"remove toxic {name!r} from proxy {proxy!r}", missing_ok)
 
     # -- the boundary ----------------------------------------------------------------------------
 
-    def _delete(self, path: str, operation: str, missing_ok: bool) -> bool:
-        try:
-            self._call("DELETE", path, operation)
-        except ToxiproxyAPIError as exc:
-            if missing_ok and exc.status == 404:
-                return False
-            raise
-        return True
-
-    def _call(self, method: str, path: str, operation: str, body: Any = None) -> Any:
-        """Send one request; the answer's JSON (None when empty), or ToxiproxyAPIError."""
-        try:
-            response = self._http.request(method, path, json=body)
-        except httpx.TimeoutException:
-            raise self._error(operation, None, f"no answer within {self.timeout_s:g}s") from None
-        except httpx.ConnectError as exc:
-            raise ToxiproxyUnreachable(
-                self.url, operation, None, f"cannot connect ({exc}); is toxiproxy-server running? 'harness up' starts it"
-            ) from None
-        except httpx.HTTPError as exc:
-            raise self._error(operation, None, f"{type(exc).__name__}: {exc}") from None
-        if response.status_code >= 400:
-            raise self._error(operation, response.status_code, _error_detail(response))
-        if not response.content:
-            return None
-        try:
-            return response.json()
-        except ValueError:
-            raise self._error(operation, response.status_code, f"answer is not JSON: {response.text[:200]!r}") from None
-
-    @contextmanager
-    def _parsing(self, operation: str) -> Iterator[str]:
-        """Turns an answer of the wrong shape (a different server, a changed API) into our error."""
-        try:
-            yield operation
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise self._error(operation, None, f"unexpected answer ({type(exc).__name__}: {exc})") from None
-
-    def _error(self, operation: str, status: int | None, detail: str) -> ToxiproxyAPIError:
-        return ToxiproxyAPIError(self.url, operation, status, detail)
-
-
-def _q(name: str) -> str:
-    return quote(name, safe="")
-
-
-def _error_detail(response: httpx.Response) -> str:
-    """Toxiproxy's own message: error bodies are JSON ``{"error": ..., "status": ...}`` sent as text."""
-    if response.status_code == 503 and not response.content:
-        return "the server gave up on the call (it hangs under heavy traffic; try again)"
-    try:
-        data = response.json()
-    except ValueError:
-        return response.text.strip()[:200] or response.reason_phrase
-    if isinstance(data, dict) and isinstance(data.get("error"), str):
-        return str(data["error"])
-    return response.text.strip()[:200]
+    def _refusal(self, operation: str, response: httpx.Response) -> ToxiproxyAPIError:
+        """Toxiproxy's own message: error bodies are JSON ``{"error": ..., "status": ...}`` sent as text."""
+        if response.status_code == 503 and not response.content:
+            detail = "the server gave up on the call (it hangs under heavy traffic; try again)"
+        else:
+            detail = error_body(response)[0]
+        return self._error(operation, response.status_code, detail)

@@ -22,9 +22,9 @@ from pathlib import Path
 
 from core import daemons
 from core.errors import ToxiproxyError
-from core.settings import TOXIPROXY_API_PORT
+from core.ports import port_is_free
 from core.processes import ProcessRecord, is_running, terminate
-from core.supervisor import port_is_free
+from core.settings import TOXIPROXY_API_PORT
 
 from .toxiproxy import ToxiproxyAPIError, ToxiproxyClient, ToxiproxyUnreachable
 

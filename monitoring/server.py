@@ -21,8 +21,8 @@ from pathlib import Path
 
 from core import daemons
 from core.errors import PrometheusError
+from core.ports import port_is_free
 from core.processes import ProcessRecord, terminate
-from core.supervisor import port_is_free
 
 from .client import PrometheusClient
 

@@ -21,7 +21,7 @@ from core.errors import PrometheusError
 from core.journal import Journal
 from core.processes import is_running
 from core.settings import HarnessSettings
-from core.supervisor import StateFile
+from core.state import StateFile
 from core.topology import Topology
 
 from .client import PrometheusClient

@@ -1,6 +1,6 @@
 """A bench run's page: the ``harness bench`` table as one self-contained HTML file.
 
-Built from ``bench.json`` with the same cell formatting as the terminal table (``bench.table``), so
+Built from ``bench.json`` with the same cell formatting as the terminal table (``reports.bench_table``), so
 the two always agree; styled with the run report's inline CSS (reports.format). No scripts, no external URLs, every
 string escaped (figure names and notes can carry paths and error text).
 """
@@ -13,7 +13,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from bench.table import HEADERS, cells
+from .bench_table import HEADERS, cells
 from core.errors import ConfigError, UsageError
 
 from .format import CSS

@@ -35,6 +35,7 @@ from pathlib import PurePath
 from typing import Any
 
 from core.errors import ConfigError, UsageError
+from scenarios.outcome import Outcome
 
 # The figures compared, as named in a scenario's "summary" in results.json, with a human label.
 TIME_TO_DEGRADE = "time_to_degrade_s"
@@ -195,7 +196,7 @@ def _compare_scenario(base: _Entry | None, new: _Entry | None, limits: Threshold
             attempts=(base.attempts if base else 0, new.attempts if new else 0),
             problems=("missing in NEW",) if new is None else ())
     problems = []
-    if base.outcome == "passed" and new.outcome != "passed":
+    if base.outcome == Outcome.PASSED and new.outcome != Outcome.PASSED:
         problems.append(f"passed in BASE, {new.outcome} in NEW")
     figures = tuple(_judge(name, base.figures.get(name), new.figures.get(name), limits) for name in FIGURES)
     problems += [f.reason for f in figures if f.reason]
@@ -248,7 +249,7 @@ def _entries(results: Mapping[str, Any], source: str) -> dict[_Key, _Entry]:
 
 def _merge(key: _Key, attempts: Sequence[Mapping[str, Any]], source: str) -> _Entry:
     outcomes = [str(a.get("outcome", "unknown")) for a in attempts]
-    failing = [o for o in outcomes if o != "passed"]
+    failing = [o for o in outcomes if o != Outcome.PASSED]
     figures: dict[str, float | None] = {}
     for name in FIGURES:
         values = []
@@ -260,7 +261,7 @@ def _merge(key: _Key, attempts: Sequence[Mapping[str, Any]], source: str) -> _En
                 raise ConfigError(source, f"scenario {key[1]!r}: summary.{name} is not a number: {value!r}")
             values.append(float(value))
         figures[name] = statistics.median(values) if values else None
-    return _Entry(name=key[1], path=key[0], outcome=failing[0] if failing else "passed", attempts=len(attempts),
+    return _Entry(name=key[1], path=key[0], outcome=failing[0] if failing else str(Outcome.PASSED), attempts=len(attempts),
                   figures=figures)
 
 

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from html import escape
 from typing import Any
 
+from scenarios.outcome import Outcome
+
 from .compare import AVAILABILITY, FIGURES, P95, Comparison, FigureChange, ScenarioComparison
 from .format import CSS, OUTCOME_COLOURS, millis, num, outcome_span, percent, seconds
 
@@ -41,7 +43,7 @@ def render_compare_page(comparison: Comparison, base: Mapping[str, Any], new: Ma
     relative to where the page is saved, link each run's own report."""
     regressed = comparison.regressed
     verdict = "REGRESSED" if regressed else "NO REGRESSION"
-    colour = OUTCOME_COLOURS["failed" if regressed else "passed"]
+    colour = OUTCOME_COLOURS[Outcome.FAILED if regressed else Outcome.PASSED]
     rows = "\n".join(_row(s) for s in comparison.scenarios)
     figure_heads = "".join(f"<th>{escape(FIGURES[f])}<br><span class=\"muted\">{escape(limit)}</span></th>"
                            for f, limit in comparison.thresholds.describe().items())

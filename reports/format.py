@@ -10,7 +10,11 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-OUTCOME_COLOURS = {"passed": "#1a7f37", "failed": "#cf222e", "error": "#9a6700", "interrupted": "#6e7781"}
+from scenarios.outcome import Outcome
+
+# Keyed by the enum, looked up with results.json's strings (a StrEnum member hashes as its value).
+OUTCOME_COLOURS: dict[str, str] = {Outcome.PASSED: "#1a7f37", Outcome.FAILED: "#cf222e",
+                                   Outcome.ERROR: "#9a6700", Outcome.INTERRUPTED: "#6e7781"}
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2em auto;max-width:1200px;

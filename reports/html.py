@@ -17,6 +17,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from scenarios.outcome import COUNTED, Outcome
+
 from .figures import mode_colour, scenario_figure
 from .format import CSS, OUTCOME_COLOURS, millis, num, outcome_cell, outcome_span, percent, seconds
 
@@ -49,7 +51,7 @@ def render_report(results: Mapping[str, Any], *, run_dir: Path | None = None) ->
 
 def _summary(results: Mapping[str, Any], scenarios: Sequence[Mapping[str, Any]]) -> str:
     outcome = str(results.get("outcome", "unknown"))
-    counts: dict[str, int] = {"passed": 0, "failed": 0, "error": 0}
+    counts: dict[str, int] = {str(k): 0 for k in COUNTED}
     for s in scenarios:
         key = str(s.get("outcome", "unknown"))
         counts[key] = counts.get(key, 0) + 1
@@ -132,7 +134,7 @@ def _pass_rates(rates: Iterable[Mapping[str, Any]]) -> str:
     rows = "".join(
         f"<tr><td>{escape(str(r.get('name', '')))}"
         f"<br><span class=\"muted\">{escape(str(r.get('path', '')))}:{escape(str(r.get('line', '')))}</span></td>"
-        + "".join(num(escape(str(r.get(k, "–")))) for k in ("runs", "passed", "failed", "error"))
+        + "".join(num(escape(str(r.get(k, "–")))) for k in ("runs", *COUNTED))
         + num(percent(r.get("rate")))
         + num(f"{percent(r.get('ci_low'))} – {percent(r.get('ci_high'))}")
         + "</tr>"
@@ -184,7 +186,7 @@ def _steps(steps: Iterable[Mapping[str, Any]]) -> str:
 
 def _verdicts(verdicts: Iterable[Mapping[str, Any]]) -> str:
     rows = "".join(
-        f"<tr>{outcome_cell('passed' if v.get('passed') else 'failed')}<td>{escape(str(v.get('name', '')))}</td>"
+        f"<tr>{outcome_cell(Outcome.PASSED if v.get('passed') else Outcome.FAILED)}<td>{escape(str(v.get('name', '')))}</td>"
         f"<td>{escape(str(v.get('expected', '')))}</td><td>{escape(str(v.get('observed', '')))}</td>"
         f"{num(seconds(v.get('at')))}</tr>"
         for v in verdicts

@@ -1,6 +1,6 @@
 """The state of a run and of the scenario being run, shared by the steps.
 
-    RunContext        one per ``harness run``: options, the system, journal, observer, load, records
+    RunContext        one per ``harness run``: options, the system and its client, journal, observer, load, records
     └── ScenarioRun   one per scenario: its fault session, marks ("fault", "start"...), verdicts, answers
 
 Steps are thin: they parse their text and call methods here or library functions; they never print.
@@ -8,6 +8,7 @@ Steps are thin: they parse their text and call methods here or library functions
 
 from __future__ import annotations
 
+import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,12 +17,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from core.errors import HarnessError
 from core.journal import Journal
-from core.topology import Topology
+from core.topology import DEFAULT_TOPOLOGY, Topology
 from faults.base import FaultHandle, Injector
 from faults.session import FaultSession
+from system.client import SystemClient
 
 from .assertions import Verdict
-from .load import LoadDriver, LoadSpec, RecordReader
+from .load.driver import LoadDriver
+from .load.readers import RecordReader
+from .load.spec import LoadSpec
 from .observer import Observer
 from .records import RequestRecord
 
@@ -73,6 +77,8 @@ class System(Protocol):
 
 @dataclass(frozen=True)
 class RunOptions:
+    """What ``harness run`` was asked to do; ``replay`` turns it back into a command line."""
+
     features: tuple[Path, ...]
     out_dir: Path
     tags: str | None = None
@@ -81,9 +87,40 @@ class RunOptions:
     workers: int = 0
     seed: int = 0
     junit: Path | None = None
-    allow_hosts: frozenset[str] = frozenset()
+    allow_hosts: tuple[str, ...] = ()  # as given (the replay repeats them in order)
     repeat: int = 1  # runs of each scenario, for pass rates
-    replay: str = ""  # the command that replays this run, recorded in results.json
+    # Only recorded for the replay: the runner gets the topology and monitoring already built from them.
+    topology_file: Path = DEFAULT_TOPOLOGY
+    env: tuple[str, ...] = ()  # SERVICE:NAME=VALUE assignments (--env)
+    monitoring: bool | None = None  # --monitoring / --no-monitoring; None: the topology's default
+    alert_rules: tuple[Path, ...] = ()
+    prometheus_url: str | None = None
+
+    @property
+    def replay(self) -> str:
+        """The command line that runs the same scenarios with the same seed and options (not the output
+        paths), recorded in results.json."""
+        words = ["harness", "run", *(str(p) for p in self.features), "--seed", str(self.seed)]
+        if self.topology_file != DEFAULT_TOPOLOGY:
+            words += ["--topology", str(self.topology_file)]
+        for flag, value in (("--tags", self.tags), ("--users", self.users), ("--backend", self.backend)):
+            if value is not None and not (flag == "--backend" and value == "local"):
+                words += [flag, str(value)]
+        if self.workers:
+            words += ["--workers", str(self.workers)]
+        if self.repeat > 1:
+            words += ["--repeat", str(self.repeat)]
+        for assignment in self.env:
+            words += ["--env", assignment]
+        for host in self.allow_hosts:
+            words += ["--allow-host", host]
+        if self.monitoring is not None:
+            words.append("--monitoring" if self.monitoring else "--no-monitoring")
+        for rules in self.alert_rules:
+            words += ["--alert-rules", str(rules)]
+        if self.prometheus_url:
+            words += ["--prometheus-url", self.prometheus_url]
+        return shlex.join(words)
 
 
 @dataclass
@@ -125,14 +162,12 @@ class ScenarioRun:
 class RunContext:
     """Everything a run's steps share. Built by the runner, torn down by it."""
 
-    def __init__(self, options: RunOptions, system: System, journal: Journal) -> None:
+    def __init__(self, options: RunOptions, system: System, journal: Journal, client: SystemClient) -> None:
         self.options = options
         self.system = system
         self.journal = journal
-        self.observer = Observer(
-            system.entry_url() + system.topology.mode.status_path, journal,
-            mode_field=system.topology.mode.response_field,
-        )
+        self.client = client  # the system's HTTP contract (status, chat, metrics); the runner closes it
+        self.observer = Observer(client, journal)
         self.load: LoadDriver | None = None
         self.monitoring: Monitoring | None = None  # set by the runner when the run has monitoring (--monitoring)
         self.scenario: ScenarioRun | None = None
@@ -178,7 +213,7 @@ class RunContext:
         if self.load is None:
             spec = LoadSpec(host=self.system.entry_url(), users=users, spawn_rate=max(users, 1) * 2.0,
                             workers=self.options.workers, seed=self.current().seed,
-                            allow_hosts=self.options.allow_hosts, stream_share=stream_share)
+                            allow_hosts=frozenset(self.options.allow_hosts), stream_share=stream_share)
             self.load = LoadDriver(spec, self.current().records_dir)
             self.load.start()
         else:

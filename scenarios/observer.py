@@ -6,50 +6,40 @@ when a system provides them, the observer merges them in, so short states are ke
 time. Systems that do not are still sampled; their short states may then be missed (and the report
 says the timeline is sampled).
 
-Runs in a daemon thread with one keep-alive HTTP client; each change of mode or breaker state is also
-recorded in the journal, so reports and the live view hear about it as it happens.
+Runs in a daemon thread over the run's ``SystemClient`` (one keep-alive connection); each change of
+mode or breaker state is also recorded in the journal, so reports and the live view hear about it as it
+happens. An unreachable or unreadable /status is a sample with an error, never an exception.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
-from datetime import datetime
-from typing import Any
+from collections.abc import Callable, Sequence
 
-import httpx
-
+from core.errors import SystemUnreachable
 from core.journal import Journal
+from system.client import BreakerTransition, SystemClient
 
 from .records import StatusSample
 
 
-def _parse_wall(text: str) -> float | None:
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except (TypeError, ValueError):
-        return None
-
-
 class Observer:
-    """Polls ``status_url`` every ``interval_s`` until stopped."""
+    """Polls the system's /status through ``client`` every ``interval_s`` until stopped.
+
+    The client is the caller's: stopping the observer does not close it."""
 
     def __init__(
         self,
-        status_url: str,
+        client: SystemClient,
         journal: Journal,
         *,
         interval_s: float = 0.1,
-        timeout_s: float = 0.5,
-        mode_field: str = "mode",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._url = status_url
+        self._client = client
         self._journal = journal
         self._interval_s = interval_s
-        self._timeout_s = timeout_s
-        self._mode_field = mode_field
         self._clock = clock
         self._samples: list[StatusSample] = []
         self._transitions: dict[tuple[str, str, str], tuple[float, str]] = {}  # (dep, to, at) -> (t, from)
@@ -100,67 +90,43 @@ class Observer:
 
     def sample_now(self) -> StatusSample:
         """Take one sample synchronously (used before the thread runs, and by tests)."""
-        with httpx.Client(timeout=self._timeout_s, trust_env=False) as client:
-            return self._sample(client)
+        return self._sample()
 
     # -- internals ---------------------------------------------------------------------------------
 
     def _run(self) -> None:
-        with httpx.Client(timeout=self._timeout_s, trust_env=False) as client:
-            next_at = self._clock()
-            while not self._stop.is_set():
-                self._sample(client)
-                next_at += self._interval_s
-                delay = next_at - self._clock()
-                if delay < 0:  # a slow answer: do not try to catch up with a burst
-                    next_at = self._clock()
-                    delay = 0
-                self._stop.wait(delay)
+        next_at = self._clock()
+        while not self._stop.is_set():
+            self._sample()
+            next_at += self._interval_s
+            delay = next_at - self._clock()
+            if delay < 0:  # a slow answer: do not try to catch up with a burst
+                next_at = self._clock()
+                delay = 0
+            self._stop.wait(delay)
 
-    def _sample(self, client: httpx.Client) -> StatusSample:
+    def _sample(self) -> StatusSample:
         t, wall = self._clock(), time.time()
         try:
-            body = client.get(self._url).json()
-            sample = self._from_body(t, wall, body)
-        except (httpx.HTTPError, ValueError) as exc:
-            sample = StatusSample(t, wall, None, {}, type(exc).__name__)
+            status = self._client.poll()
+        except SystemUnreachable as exc:
+            sample = StatusSample(t, wall, None, {}, exc.reason)
+        else:
+            self._merge_transitions(status.transitions, t, wall)
+            sample = StatusSample(t, wall, status.mode, dict(status.breakers))
         self._append(sample)
         return sample
 
-    def _from_body(self, t: float, wall: float, body: Any) -> StatusSample:
-        if not isinstance(body, dict):
-            return StatusSample(t, wall, None, {}, "BadStatusBody")
-        mode = body.get(self._mode_field)
-        breakers: dict[str, str] = {}
-        deps = body.get("dependencies")
-        if isinstance(deps, dict):
-            for name, dep in deps.items():
-                if not isinstance(dep, dict):
-                    continue
-                if isinstance(dep.get("breaker"), str):
-                    breakers[name] = dep["breaker"]
-                self._merge_transitions(name, dep.get("transitions"), t, wall)
-        return StatusSample(t, wall, mode if isinstance(mode, str) else None, breakers)
-
-    def _merge_transitions(self, dependency: str, items: Any, t: float, wall: float) -> None:
-        if not isinstance(items, list):
-            return
+    def _merge_transitions(self, items: Sequence[BreakerTransition], t: float, wall: float) -> None:
         for item in items:
-            if not isinstance(item, dict):
-                continue
-            at = item.get("at")
-            at_wall = _parse_wall(at) if isinstance(at, str) else None
-            to, frm = item.get("to"), item.get("from")
-            if at_wall is None or not isinstance(to, str) or not isinstance(frm, str):
-                continue
-            key = (dependency, to, str(at))
+            key = (item.dependency, item.to_state, item.at)
             with self._lock:
                 if key in self._transitions:
                     continue
                 # Map the system's wall time onto our monotonic clock via this sample's pair of clocks.
-                self._transitions[key] = (t - (wall - at_wall), frm)
-            self._journal.record("breaker_transition", dependency=dependency, from_state=frm, to_state=to,
-                                 t=round(t - (wall - at_wall), 6))
+                self._transitions[key] = (t - (wall - item.wall), item.from_state)
+            self._journal.record("breaker_transition", dependency=item.dependency, from_state=item.from_state,
+                                 to_state=item.to_state, t=round(t - (wall - item.wall), 6))
 
     def _append(self, sample: StatusSample) -> None:
         with self._lock:

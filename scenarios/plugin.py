@@ -18,6 +18,7 @@ import pytest
 from core.journal import Journal
 
 from .context import RunContext, ScenarioFailed, ScenarioRun
+from .outcome import Outcome
 from .records import FaultWindow
 from .results import ScenarioResult, StepResult, scenario_seed
 from faults.session import FaultSession
@@ -84,14 +85,14 @@ class EnginePlugin:
         result.samples = ctx.observer.samples(since=result.started)
         result.faults = _fault_windows(ctx.journal, result.started, result.finished)
         if self._step is not None:  # a step began and neither finished nor failed: interrupted
-            self._finish_step("interrupted", "interrupted")
-            result.outcome = "interrupted"
+            self._finish_step(Outcome.INTERRUPTED, "interrupted")
+            result.outcome = Outcome.INTERRUPTED
         elif interrupt is not None:
-            result.outcome = "interrupted"
-        elif result.outcome == "running":
-            result.outcome = "passed"
+            result.outcome = Outcome.INTERRUPTED
+        elif result.outcome is Outcome.RUNNING:
+            result.outcome = Outcome.PASSED
         if errors:
-            result.outcome = "error"
+            result.outcome = Outcome.ERROR
             result.message = "; ".join(errors) if result.message is None else result.message
         ctx.journal.record("scenario_finished", name=scenario.name, outcome=result.outcome,
                            duration_s=round(result.duration_s, 3), message=result.message)
@@ -109,19 +110,19 @@ class EnginePlugin:
 
     def pytest_bdd_after_step(self, request: Any, feature: Any, scenario: Any, step: Any, step_func: Any,
                               step_func_args: Any) -> None:
-        self._finish_step("passed", None)
+        self._finish_step(Outcome.PASSED, None)
 
     def pytest_bdd_step_error(self, request: Any, feature: Any, scenario: Any, step: Any, step_func: Any,
                               step_func_args: Any, exception: BaseException) -> None:
         failed = isinstance(exception, ScenarioFailed)
-        status = "failed" if failed else "error"
+        status = Outcome.FAILED if failed else Outcome.ERROR
         message = str(exception) if failed else f"{type(exception).__name__}: {exception}"
         self._finish_step(status, message)
-        if self._current is not None and self._current.outcome == "running":
+        if self._current is not None and self._current.outcome is Outcome.RUNNING:
             self._current.outcome = status
             self._current.message = f"line {step.line_number}: {message}"
 
-    def _finish_step(self, status: str, message: str | None) -> None:
+    def _finish_step(self, status: Outcome, message: str | None) -> None:
         step = self._step
         if step is None:
             return

@@ -22,7 +22,7 @@ from faults.base import FaultSpec
 from faults.catalog import check_target
 
 from .features import PlannedScenario
-from .vocabulary import PlanItem, StepEntry
+from .vocabulary import PlanItem, PlanKind, StepEntry
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def plan_scenarios(planned: Sequence[PlannedScenario], vocabulary: Sequence[Step
             match = entry.pattern.fullmatch(step.text)
             assert match is not None  # matches() said so
             if entry.preview is None:
-                item = PlanItem("check" if entry.type == "then" else "step", step.text)
+                item = PlanItem(PlanKind.CHECK if entry.type == "then" else PlanKind.STEP, step.text)
             else:
                 try:
                     item = entry.preview(context, **match.groupdict())
@@ -89,6 +89,6 @@ def fault_preview(build: Callable[..., FaultSpec]) -> Callable[..., PlanItem]:
         spec = replace(build(**groups), target=context.topology.canonical(str(groups.get("target"))))
         spec.validate()
         check_target(context.topology, spec)
-        return PlanItem("fault", spec.describe(), spec=spec)
+        return PlanItem(PlanKind.FAULT, spec.describe(), spec=spec)
 
     return preview

@@ -1,12 +1,15 @@
 """Reading counters from a Prometheus text endpoint, enough for before/after differences.
 
 The engine needs two numbers at a time (say, retries and requests since a fault), not a metrics
-client: a small parser of the text format's sample lines keeps the dependency list short.
+client: a small parser of the text format's sample lines keeps the dependency list short. The system
+under test's own ``/metrics`` is read through ``system.client.SystemClient.metrics``; ``scrape`` reads
+another server's (the HTTP fault proxy's count of the calls each dependency received).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import httpx
 
@@ -50,11 +53,11 @@ def scrape(url: str, timeout_s: float = 2.0) -> Samples:
     return parse(response.text)
 
 
-def baseline(url: str) -> Samples | None:
-    """The samples at ``url`` taken before a fault, or None when they cannot be read then (the service
+def baseline(read: Callable[[], Samples]) -> Samples | None:
+    """The samples ``read()`` returns before a fault, or None when they cannot be read then (the service
     may be the one that is down); a check that needs them then fails as a measurement error."""
     try:
-        return scrape(url)
+        return read()
     except MeasurementError:
         return None
 

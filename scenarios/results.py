@@ -25,6 +25,7 @@ from typing import Any
 
 from . import metrics, stream_metrics
 from .assertions import Verdict
+from .outcome import COUNTED, Outcome
 from .records import FaultWindow, RequestRecord, StatusSample
 from monitoring.timeline import AlertInterval, summarize as summarize_alerts
 
@@ -38,7 +39,7 @@ class StepResult:
     line: int
     started: float
     duration_s: float = 0.0
-    status: str = "passed"  # passed, failed, error, skipped
+    status: Outcome = Outcome.PASSED  # or failed, error, interrupted
     message: str | None = None
 
     def to_json(self, origin: float) -> dict[str, Any]:
@@ -56,7 +57,7 @@ class ScenarioResult:
     started: float
     started_wall: float
     finished: float | None = None
-    outcome: str = "running"
+    outcome: Outcome = Outcome.RUNNING
     message: str | None = None
     steps: list[StepResult] = field(default_factory=list)
     verdicts: list[Verdict] = field(default_factory=list)
@@ -212,15 +213,15 @@ def pass_rates(scenarios: list[ScenarioResult]) -> list[dict[str, Any]]:
         groups.setdefault((s.path, s.line), []).append(s)
     out = []
     for (path, line), group in groups.items():
-        counts = {k: sum(r.outcome == k for r in group) for k in ("passed", "failed", "error")}
-        low, high = wilson_interval(counts["passed"], len(group))
+        counts = {str(k): sum(r.outcome == k for r in group) for k in COUNTED}
+        low, high = wilson_interval(counts[Outcome.PASSED], len(group))
         out.append({"name": group[0].name, "feature": group[0].feature, "path": path, "line": line,
-                    "runs": len(group), **counts, "rate": round(counts["passed"] / len(group), 4),
+                    "runs": len(group), **counts, "rate": round(counts[Outcome.PASSED] / len(group), 4),
                     "ci_low": round(low, 4), "ci_high": round(high, 4)})
     return out
 
 
-def write_results(path: Path, run: dict[str, Any], outcome: str, scenarios: list[ScenarioResult],
+def write_results(path: Path, run: dict[str, Any], outcome: Outcome, scenarios: list[ScenarioResult],
                   events: list[dict[str, Any]]) -> None:
     data: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "run": run, "outcome": outcome,
                             "scenarios": [s.to_json() for s in scenarios], "events": events}

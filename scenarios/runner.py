@@ -22,15 +22,17 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import ExitCode, UsageError
+from core.errors import UsageError
 from core.interrupts import shielded, sigterm_raises
 from core.journal import JsonlSink, Journal
 from core.settings import HarnessSettings
 from core.topology import Topology
 from monitoring.session import Monitoring, recorded_running
+from system.client import SystemClient
 
 from .context import RunContext, RunOptions, System
 from .features import PlannedScenario, check_steps, plan
+from .outcome import COUNTED, Outcome
 from .plugin import EnginePlugin
 from .progress import Progress
 from .results import run_metadata, write_results
@@ -40,7 +42,7 @@ from .steps import step_modules, vocabulary
 @dataclass(frozen=True)
 class RunSummary:
     out_dir: Path
-    outcome: str
+    outcome: Outcome
     counts: dict[str, int]
     exit_code: int
 
@@ -104,7 +106,7 @@ def run_scenarios(
             "repeat": options.repeat, "replay": options.replay}
     system = system_factory()
     plugin: EnginePlugin | None = None
-    outcome = "error"
+    outcome = Outcome.ERROR
     was_up = True
     monitoring: Monitoring | None = None
     keep_monitoring = False  # a Prometheus from 'harness up --monitoring' was running: leave ours running
@@ -119,7 +121,7 @@ def run_scenarios(
                 for action in monitoring.start():
                     journal.record("cleaned", action=action)
             system.up()
-            context = RunContext(options, system, journal)
+            context = RunContext(options, system, journal, SystemClient.for_entry(system.topology, settings))
             if monitoring is not None:
                 monitoring.wait_scraped()
                 context.monitoring = monitoring
@@ -133,9 +135,10 @@ def run_scenarios(
                 progress.stop()
                 context.stop_load()
                 context.observer.stop()
+                context.client.close()
             outcome = _outcome(plugin, code)
         except KeyboardInterrupt:  # Ctrl-C or SIGTERM outside a scenario (start-up): results say so
-            outcome = "interrupted"
+            outcome = Outcome.INTERRUPTED
             raise
         finally:
             with shielded():
@@ -152,10 +155,8 @@ def run_scenarios(
                 if not was_up:
                     system.down()  # leave the machine as the run found it
                 system.close()
-    counts = {k: sum(r.outcome == k for r in results) for k in ("passed", "failed", "error")}
-    exit_code = {"passed": ExitCode.OK, "failed": ExitCode.FAILED, "error": ExitCode.INFRASTRUCTURE,
-                 "interrupted": ExitCode.INTERRUPTED}.get(outcome, ExitCode.FAILED)
-    return RunSummary(out, outcome, counts, int(exit_code))
+    counts = {str(k): sum(r.outcome == k for r in results) for k in COUNTED}
+    return RunSummary(out, outcome, counts, int(outcome.exit_code))
 
 
 def _pytest(planned: list[PlannedScenario], plugin: EnginePlugin, out: Path, options: RunOptions) -> int:
@@ -174,15 +175,15 @@ def _pytest(planned: list[PlannedScenario], plugin: EnginePlugin, out: Path, opt
     return int(pytest.main(args, plugins=[plugin]))
 
 
-def _outcome(plugin: EnginePlugin, code: int) -> str:
+def _outcome(plugin: EnginePlugin, code: int) -> Outcome:
     if code == pytest.ExitCode.INTERRUPTED:
         for result in plugin.results:
-            if result.outcome == "running":
-                result.outcome = "interrupted"
-        return "interrupted"
+            if result.outcome is Outcome.RUNNING:
+                result.outcome = Outcome.INTERRUPTED
+        return Outcome.INTERRUPTED
     outcomes = {r.outcome for r in plugin.results}
-    if "failed" in outcomes:
-        return "failed"
-    if "error" in outcomes or code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
-        return "error"
-    return "passed"
+    if Outcome.FAILED in outcomes:
+        return Outcome.FAILED
+    if Outcome.ERROR in outcomes or code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        return Outcome.ERROR
+    return Outcome.PASSED

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import pytest_bdd
@@ -28,11 +29,22 @@ StepType = Literal["given", "when", "then"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class PlanKind(StrEnum):
+    """What a step does, as ``--dry-run`` lists it (the word is the plan's second column)."""
+
+    LOAD = "load"  # start or change the load
+    FAULT = "fault"  # inject a fault
+    REVERT = "revert"  # revert faults, restart, resume
+    WAIT = "wait"  # let time pass
+    CHECK = "check"  # a Then: an assertion, maybe waiting up to its bound
+    STEP = "step"  # anything else (a Given or When without a preview)
+
+
 @dataclass(frozen=True)
 class PlanItem:
-    """What a step would do, for ``--dry-run``: load, fault, revert, wait, check; ``seconds`` at most."""
+    """What a step would do, for ``--dry-run``; ``seconds`` at most."""
 
-    kind: str
+    kind: PlanKind
     text: str
     seconds: float = 0.0
     spec: FaultSpec | None = None

@@ -1,8 +1,8 @@
 """The HTTP fault proxy's control API client: every call bounded by a timeout, every failure our error.
 
-    HttpFaultClient ── httpx.Client (base URL, timeout, User-Agent) ──> faults.http.server control API
+    HttpFaultClient ── core.json_api.JsonApiClient (base URL, timeout, User-Agent) ──> faults.http.server control API
          │
-         └─ _call(): the one boundary. httpx errors, HTTP >= 400 and malformed answers all become
+         └─ the one boundary (``JsonApiClient``): httpx errors, HTTP >= 400 and malformed answers all become
             HttpFaultProxyAPIError(operation, status, field, detail), an HttpFaultProxyError (exit 3);
             HttpFaultProxyUnreachable, its subclass, when no connection could be made at all.
 
@@ -13,16 +13,14 @@ in ``faults/http/server.py`` (routes, faults, reset, metrics); this module knows
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
 from core.errors import HttpFaultProxyError
+from core.json_api import JsonApiClient, error_body, path_segment
 
 DEFAULT_TIMEOUT_S = 5.0
 USER_AGENT = "rag-chaos-harness/0.1 (http-fault-proxy-client)"
@@ -95,7 +93,7 @@ class RemovedFault:
     kind: str
 
 
-class HttpFaultClient:
+class HttpFaultClient(JsonApiClient[HttpFaultProxyAPIError]):
     """A client for one HTTP fault proxy. Cheap to create; close it (or use ``with``) when done."""
 
     def __init__(
@@ -106,26 +104,15 @@ class HttpFaultClient:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         """``transport`` is a test seam (``httpx.MockTransport``); ``timeout_s`` bounds every call."""
-        self.url = url.rstrip("/")
-        self.timeout_s = timeout_s
-        self._http = httpx.Client(
-            base_url=self.url,
-            timeout=timeout_s,
-            headers={"User-Agent": USER_AGENT},
-            trust_env=False,  # never route loopback API calls through an HTTP proxy from the environment
+        super().__init__(
+            url,
+            timeout_s=timeout_s,
+            user_agent=USER_AGENT,
+            error=HttpFaultProxyAPIError,
+            unreachable=HttpFaultProxyUnreachable,
+            unreachable_hint="is the HTTP fault proxy running? 'harness up' starts it",
             transport=transport,
         )
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> HttpFaultClient:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     # -- server ----------------------------------------------------------------------------------
 
@@ -157,85 +144,31 @@ class HttpFaultClient:
         """Create or replace a route (idempotent: the server re-listens only when ``listen`` changed).
         A taken listen port is an HTTP 500 with the server's reason."""
         with self._parsing(f"put route {name!r} ({listen} -> {upstream})") as op:
-            data = self._call("PUT", f"/routes/{_q(name)}", op, {"listen": listen, "upstream": upstream})
+            data = self._call("PUT", f"/routes/{path_segment(name)}", op, {"listen": listen, "upstream": upstream})
             return Route.from_json(data) if isinstance(data, dict) and "name" in data else Route(name, listen, upstream)
 
     def delete_route(self, name: str, *, missing_ok: bool = False) -> bool:
         """Remove a route, its faults and its listener; False when it did not exist and ``missing_ok``."""
-        return self._delete(f"/routes/{_q(name)}", f"delete route {name!r}", missing_ok)
+        return self._delete(f"/routes/{path_segment(name)}", f"delete route {name!r}", missing_ok)
 
     # -- faults ----------------------------------------------------------------------------------
 
     def add_fault(self, route: str, rule: Mapping[str, Any]) -> Rule:
         """Add a rule to a route; the rule as stored (with its ``id``). A refused rule names its field."""
         with self._parsing(f"add {rule.get('kind', 'a')} fault to route {route!r}") as op:
-            return Rule.from_json(self._call("POST", f"/routes/{_q(route)}/faults", op, dict(rule)))
+            return Rule.from_json(self._call("POST", f"/routes/{path_segment(route)}/faults", op, dict(rule)))
 
     def remove_fault(self, route: str, fault_id: str, *, missing_ok: bool = False) -> bool:
         """Remove one fault; False when it (or its route) did not exist and ``missing_ok``."""
-        path = f"/routes/{_q(route)}/faults/{_q(fault_id)}"
+        path = f"/routes/{path_segment(route)}/faults/{path_segment(fault_id)}"
         return self._delete(path, f"remove fault {fault_id!r} from route {route!r}", missing_ok)
 
     # -- the boundary ----------------------------------------------------------------------------
 
-    def _delete(self, path: str, operation: str, missing_ok: bool) -> bool:
-        try:
-            self._call("DELETE", path, operation)
-        except HttpFaultProxyAPIError as exc:
-            if missing_ok and exc.status == 404:
-                return False
-            raise
-        return True
-
-    def _call(self, method: str, path: str, operation: str, body: Any = None) -> Any:
-        """Send one request; the answer's JSON (None when empty), or HttpFaultProxyAPIError."""
-        response = self._send(method, path, operation, body)
-        if not response.content:
-            return None
-        try:
-            return response.json()
-        except ValueError:
-            raise self._error(operation, response.status_code, f"answer is not JSON: {response.text[:200]!r}") from None
-
-    def _send(self, method: str, path: str, operation: str, body: Any = None) -> httpx.Response:
-        try:
-            response = self._http.request(method, path, json=body)
-        except httpx.TimeoutException:
-            raise self._error(operation, None, f"no answer within {self.timeout_s:g}s") from None
-        except httpx.ConnectError as exc:
-            raise HttpFaultProxyUnreachable(
-                self.url, operation, None, f"cannot connect ({exc}); is the HTTP fault proxy running? 'harness up' starts it"
-            ) from None
-        except httpx.HTTPError as exc:
-            raise self._error(operation, None, f"{type(exc).__name__}: {exc}") from None
-        if response.status_code >= 400:
-            detail, field = _error_detail(response)
-            raise self._error(operation, response.status_code, detail, field)
-        return response
-
-    @contextmanager
-    def _parsing(self, operation: str) -> Iterator[str]:
-        """Turns an answer of the wrong shape (a different server, a changed API) into our error."""
-        try:
-            yield operation
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise self._error(operation, None, f"unexpected answer ({type(exc).__name__}: {exc})") from None
-
-    def _error(self, operation: str, status: int | None, detail: str, field: str | None = None) -> HttpFaultProxyAPIError:
-        return HttpFaultProxyAPIError(self.url, operation, status, detail, field)
-
-
-def _q(name: str) -> str:
-    return quote(name, safe="")
-
-
-def _error_detail(response: httpx.Response) -> tuple[str, str | None]:
-    """The server's ``{"error": ..., "field": ...}``, or the start of whatever else it sent."""
-    try:
-        data = response.json()
-    except ValueError:
-        return response.text.strip()[:200] or response.reason_phrase, None
-    if isinstance(data, dict) and isinstance(data.get("error"), str):
+    def _refusal(self, operation: str, response: httpx.Response) -> HttpFaultProxyAPIError:
+        """The server's ``{"error": ..., "field": ...}``, the field kept, or the start of whatever else it sent."""
+        detail, data = error_body(response)
         field = data.get("field")
-        return str(data["error"]), str(field) if isinstance(field, str) and field else None
-    return response.text.strip()[:200], None
+        return HttpFaultProxyAPIError(
+            self.url, operation, response.status_code, detail, field if isinstance(field, str) and field else None
+        )

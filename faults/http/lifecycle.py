@@ -22,9 +22,10 @@ from pathlib import Path
 
 from core import daemons
 from core.errors import HttpFaultProxyError
+from core.ports import port_is_free
 from core.processes import ProcessRecord, is_running, terminate
 from core.settings import HTTP_FAULT_PROXY_PORT
-from core.supervisor import StateFile, port_is_free
+from core.state import StateFile
 
 from .client import SERVER_NAME, HttpFaultClient, HttpFaultProxyAPIError, HttpFaultProxyUnreachable
 

@@ -6,7 +6,7 @@
     release()  remove this topology's faults and routes (a reused proxy keeps everyone else's)
     stop()     stop the recorded process by PID, also when the rest of ``down`` failed
 
-``scenarios.system.ManagedSystem`` drives this next to Toxiproxy; Toxiproxy's proxy for such an edge
+``system.managed.ManagedSystem`` drives this next to Toxiproxy; Toxiproxy's proxy for such an edge
 forwards to the route's listen address, so the chain is caller -> Toxiproxy -> this proxy -> callee.
 A topology without HTTP routes has nothing to run: every method is then a no-op.
 """
@@ -16,9 +16,9 @@ from __future__ import annotations
 import sys
 
 from core.errors import HttpFaultProxyError
+from core.ports import port_is_free
 from core.processes import ProcessRecord, is_running
 from core.settings import HarnessSettings
-from core.supervisor import port_is_free
 from core.topology import Edge, Topology
 
 from .client import HttpFaultClient, RemovedFault, Route

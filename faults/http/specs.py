@@ -32,7 +32,7 @@ from core.errors import FaultParameterError
 from core.topology import Edge, Topology
 
 from ..base import FaultSpec
-from ..network import resolve_edge
+from ..network_specs import resolve_edge
 
 RULE_PREFIX = "harness-"
 MAX_S = 3600.0  # an hour: a longer hold is almost certainly a unit mistake (ms written as seconds)

@@ -31,7 +31,7 @@ from ..assertions import Verdict
 from ..context import RunContext
 from ..features import PlannedScenario
 from ..preview import PreviewContext
-from ..vocabulary import PlanItem, Vocabulary
+from ..vocabulary import PlanItem, PlanKind, Vocabulary
 from .observe import since
 
 if TYPE_CHECKING:
@@ -82,10 +82,10 @@ def _fault_start(run: RunContext) -> float:
 
 
 def _bound(context: PreviewContext, seconds: str | None = None, **_: str | None) -> PlanItem:
-    return PlanItem("check", "", seconds=float(seconds or 0))
+    return PlanItem(PlanKind.CHECK, "", seconds=float(seconds or 0))
 
 
-@steps.given(QUIET, preview=lambda context, **_: PlanItem("wait", "until no alert is pending or firing",
+@steps.given(QUIET, preview=lambda context, **_: PlanItem(PlanKind.WAIT, "until no alert is pending or firing",
                                                            seconds=_QUIET_TIMEOUT_S))
 def no_alert_is_firing(run: RunContext) -> None:
     """no alert is firing (waits up to 90 s for alerts a previous scenario raised to resolve)"""
@@ -157,7 +157,7 @@ def alert_resolves(run: RunContext, name: str, seconds: str) -> None:
     _wait(run, evaluate, heal + bound)
 
 
-@steps.then(NO_ALERT_FIRED, preview=lambda context, **_: PlanItem("check", "", seconds=0.0))
+@steps.then(NO_ALERT_FIRED, preview=lambda context, **_: PlanItem(PlanKind.CHECK, "", seconds=0.0))
 def no_alert_fired(run: RunContext) -> None:
     """no alert fired (since the load started; alerts still pending are waited for, up to their for:)"""
     monitoring = _monitoring(run)
@@ -192,7 +192,7 @@ def no_alert_fired(run: RunContext) -> None:
     _wait(run, evaluate, until)
 
 
-@steps.then(PROMQL, preview=lambda context, **_: PlanItem("check", "", seconds=0.0))
+@steps.then(PROMQL, preview=lambda context, **_: PlanItem(PlanKind.CHECK, "", seconds=0.0))
 def promql_below(run: RunContext, expr: str, value: str, event: str) -> None:
     """the PromQL "EXPR" is below X since the fault|start|load rose|breaker opened|recovery (a range query)"""
     monitoring = _monitoring(run)

@@ -10,13 +10,13 @@ import time
 from dataclasses import replace
 
 from faults.base import FaultSpec
-from faults.network import Blackhole, Flap, Latency, LimitData, Partition, ResetPeer
+from faults.network_specs import Blackhole, Flap, Latency, LimitData, Partition, ResetPeer
 from faults.service import Kill, Pause, Restart, Stop
 
 from ..context import RunContext
 from ..preview import PreviewContext, fault_preview
-from ..prometheus import baseline
-from ..vocabulary import PlanItem, Vocabulary
+from ..prometheus import baseline, parse, scrape
+from ..vocabulary import PlanItem, PlanKind, Vocabulary
 
 steps = Vocabulary()
 _NAME = r'"(?P<target>[\w-]+)"'
@@ -29,11 +29,11 @@ def inject(run: RunContext, spec: FaultSpec) -> None:
     # A counter that cannot be read now is left out, so a check that needs it is an error later.
     scenario.metrics.pop("fault", None)
     scenario.metrics.pop("fault-calls", None)
-    before = baseline(run.system.entry_url() + "/metrics")
+    before = baseline(lambda: parse(run.client.metrics()))
     if before is not None:
         scenario.metrics["fault"] = before
     calls_url = run.system.calls_metrics_url()
-    calls = baseline(calls_url) if calls_url is not None else None
+    calls = baseline(lambda: scrape(calls_url)) if calls_url is not None else None
     if calls is not None:
         scenario.metrics["fault-calls"] = calls
     # The fault counts from the moment we start sending it: its effect may begin before the call returns.
@@ -67,7 +67,7 @@ def _service_preview(context: PreviewContext, target: str | None = None, action:
     item = fault_preview(lambda **g: _service_spec(str(g["target"]), str(g["action"])))(
         context, target=target, action=action)
     if action in ("resumed", "restarted"):
-        return PlanItem("revert", f"{action}: {context.topology.canonical(str(target))}", spec=item.spec)
+        return PlanItem(PlanKind.REVERT, f"{action}: {context.topology.canonical(str(target))}", spec=item.spec)
     return item
 
 
@@ -88,7 +88,7 @@ def _flap_spec(target: str, down: str, up: str, duration: str) -> FaultSpec:
 
 
 def _revert_preview(context: PreviewContext, target: str | None = None, **_: str | None) -> PlanItem:
-    return PlanItem("revert", f"heal {target}" if target else "remove every fault")
+    return PlanItem(PlanKind.REVERT, f"heal {target}" if target else "remove every fault")
 
 
 @steps.when(rf"the {_NAME} service is (?P<action>killed|stopped|paused|resumed|restarted)", preview=_service_preview)

@@ -44,7 +44,7 @@ from ..assertions import Verdict
 from ..context import RunContext
 from ..preview import PreviewContext, fault_preview
 from ..prometheus import scrape, total
-from ..vocabulary import PlanItem, Vocabulary
+from ..vocabulary import PlanItem, PlanKind, Vocabulary
 from .faults import inject
 
 steps = Vocabulary()
@@ -143,7 +143,7 @@ def _content_type_spec(target: str, percent: str | None = None) -> HttpFault:
 
 
 def _removed_preview(context: PreviewContext, target: str | None = None, **_: str | None) -> PlanItem:
-    return PlanItem("revert", f"remove the HTTP faults on {context.topology.canonical(str(target))}")
+    return PlanItem(PlanKind.REVERT, f"remove the HTTP faults on {context.topology.canonical(str(target))}")
 
 
 # -- steps ------------------------------------------------------------------------------------------------

@@ -7,9 +7,9 @@ import time
 from core.errors import InfrastructureError
 
 from ..context import RunContext
-from ..load import LoadSpec, streaming_users
+from ..load.spec import LoadSpec, streaming_users
 from ..preview import PreviewContext
-from ..vocabulary import PlanItem, Vocabulary
+from ..vocabulary import PlanItem, PlanKind, Vocabulary
 
 steps = Vocabulary()
 
@@ -33,10 +33,10 @@ def _load_preview(context: PreviewContext, users: str | None = None, share: str 
     LoadSpec(host=f"http://{topology.host}:{topology.service(topology.entry).port}", users=count,
              allow_hosts=context.allow_hosts, stream_share=stream_share)
     if stream_share == 1.0:
-        return PlanItem("load", f"{count} users, all streaming (/chat/stream)")
+        return PlanItem(PlanKind.LOAD, f"{count} users, all streaming (/chat/stream)")
     if stream_share:
-        return PlanItem("load", f"{count} users, {streaming_users(count, stream_share)} streaming (/chat/stream)")
-    return PlanItem("load", f"{count} users")
+        return PlanItem(PlanKind.LOAD, f"{count} users, {streaming_users(count, stream_share)} streaming (/chat/stream)")
+    return PlanItem(PlanKind.LOAD, f"{count} users")
 
 
 def _streaming_preview(context: PreviewContext, users: str | None = None, **_: str | None) -> PlanItem:
@@ -54,7 +54,7 @@ def _stream_share(share: str | None) -> float:
 
 
 def _wait_preview(context: PreviewContext, seconds: str | None = None, **_: str | None) -> PlanItem:
-    return PlanItem("wait", f"{float(seconds or 0):g} s under load", seconds=float(seconds or 0))
+    return PlanItem(PlanKind.WAIT, f"{float(seconds or 0):g} s under load", seconds=float(seconds or 0))
 
 
 @steps.given(r"a steady load of (?P<users>\d+) users?", preview=_load_preview)

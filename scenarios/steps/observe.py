@@ -18,8 +18,8 @@ from .. import assertions, metrics
 from ..assertions import Verdict
 from ..context import RunContext
 from ..preview import PreviewContext
-from ..prometheus import scrape, total
-from ..vocabulary import PlanItem, Vocabulary
+from ..prometheus import parse, total
+from ..vocabulary import PlanItem, PlanKind, Vocabulary
 
 steps = Vocabulary()
 _NUM = r"\d+(?:\.\d+)?"
@@ -28,7 +28,7 @@ _EVENT = r"(?P<event>fault|start|load rose|breaker opened|recovery)"
 
 def _bounded(context: PreviewContext, seconds: str | None = None, **groups: str | None) -> PlanItem:
     """A check that may wait up to ``seconds`` (the plan shows the step's own text)."""
-    return PlanItem("check", "", seconds=float(seconds or 0))
+    return PlanItem(PlanKind.CHECK, "", seconds=float(seconds or 0))
 
 
 def _wait(run: RunContext, evaluate: Callable[[float], Verdict], until: float) -> None:
@@ -235,7 +235,7 @@ def retry_budget(run: RunContext, dependency: str, percent: str) -> None:
     if before is None:
         raise MeasurementError(f"retries to {dependency!r} since the fault: the gateway's /metrics could not "
                                "be read when the fault was injected")
-    after = scrape(run.system.entry_url() + "/metrics")
+    after = parse(run.client.metrics())
     retries = total(after, "chatbot_retries_total", dependency=dependency) - total(before, "chatbot_retries_total", dependency=dependency)
     requests = total(after, "chatbot_requests_total") - total(before, "chatbot_requests_total")
     name = f'retries to "{dependency}" within {percent}% of requests'

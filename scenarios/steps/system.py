@@ -5,9 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import httpx
-
-from core.errors import InfrastructureError
+from core.errors import InfrastructureError, SystemUnreachable
 
 from ..context import RunContext
 from ..vocabulary import Vocabulary
@@ -46,34 +44,27 @@ def system_running(run: RunContext, mode: str) -> None:
 
 def _settle(run: RunContext, mode: str, timeout_s: float) -> dict[str, Any] | None:
     """Wait for ``mode`` with every breaker closed and mark the start; else the last status seen."""
-    url = run.system.entry_url() + "/chat"
     deadline = time.monotonic() + timeout_s
     last: dict[str, Any] | None = None
-    with httpx.Client(timeout=40.0, trust_env=False) as client:
-        while time.monotonic() < deadline:
-            last = _status(run)
-            if last and last["mode"] == mode and all(s == "closed" for s in last["breakers"].values()):
-                run.current().mark("start")
-                return None
-            # Breakers recover on traffic (half-open trials): send a question while waiting.
-            try:
-                client.post(url, json={"message": "settle", "user_id": "harness"})
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
+    while time.monotonic() < deadline:
+        last = _status(run)
+        if last and last["mode"] == mode and all(s == "closed" for s in last["breakers"].values()):
+            run.current().mark("start")
+            return None
+        # Breakers recover on traffic (half-open trials): send a question while waiting.
+        try:
+            run.client.chat("settle")
+        except SystemUnreachable:
+            pass
+        time.sleep(0.2)
     return last or {"mode": None}
 
 
 @steps.when(r'the question "(?P<question>.+)" is asked')
 def ask(run: RunContext, question: str) -> None:
     """the question "TEXT" is asked"""
-    response = httpx.post(run.system.entry_url() + "/chat", json={"message": question, "user_id": "harness"},
-                          headers={"Accept-Language": "en"}, timeout=40.0, trust_env=False)
-    body: dict[str, Any] = {"status": response.status_code}
-    try:
-        body.update(response.json())
-    except ValueError:
-        pass
+    answer = run.client.chat(question, headers={"Accept-Language": "en"})
+    body: dict[str, Any] = {"status": answer.status, **answer.body}
     run.current().answers.append(body)
-    run.journal.record("question_asked", question=question, status=response.status_code, mode=body.get("mode"),
+    run.journal.record("question_asked", question=question, status=answer.status, mode=body.get("mode"),
                        cached=body.get("cached"))

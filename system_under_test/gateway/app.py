@@ -38,7 +38,6 @@ from .monitor import HealthMonitor
 from .retry import RetryBudget
 from .stream_events import EVENT_SCHEMA, SSE_MEDIA_TYPE, StreamEvent, StreamRecord
 from .settings import DependencySettings, GatewaySettings
-from .variants import Flaw
 
 _log = logging.getLogger("gateway.requests")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -166,10 +165,8 @@ class Gateway:
         return {"mode": mode.value, "since": _iso(self.tracker.since), "dependencies": dependencies}
 
     def _started(self) -> bool:
-        """Index loaded and dependencies probed once; the early-ready variant does not wait for either."""
-        if self.settings.variant is Flaw.EARLY_READY:
-            return True
-        return self.chat is not None and self.monitor.started.is_set()
+        """Index loaded and dependencies probed once (as the variant reports it)."""
+        return flaws.reported_started(self.settings.variant, self.chat is not None and self.monitor.started.is_set())
 
     def readiness(self) -> HealthReport:
         if self.stopping or not self._started():
@@ -208,10 +205,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             probes = asyncio.create_task(gw.monitor.run(), name="dependency-probes")
             tasks = [probes]
             try:
-                if settings.variant is Flaw.EARLY_READY:
-                    tasks.append(asyncio.create_task(gw.load_index(), name="index-load"))
-                else:
-                    await gw.load_index()  # uvicorn accepts connections only once the lifespan has started
+                tasks.extend(await flaws.load_index(settings.variant, gw.load_index))
                 yield
             finally:
                 gw.stopping = True

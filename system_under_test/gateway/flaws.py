@@ -2,12 +2,16 @@
 
 Without ``GATEWAY_VARIANT`` none of this code runs. Four flaws are pure configuration (no deadline,
 retries without jitter or budget, a breaker that never half-opens, no stream timeouts) and are applied
-to the settings; the others swap one small component (breaker, dependency client, chat service) for a
-flawed subclass, so the reference modules stay free of ``if flaw`` branches.
+to the settings; most others swap one small component (breaker, dependency client, chat service) for a
+flawed subclass; the rest change what the gateway reports (its mode, whether it has started) or when
+it loads its index. The app asks this module at each of those points, so the reference modules stay
+free of ``if flaw`` branches.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from typing import Any
 
@@ -81,6 +85,22 @@ def reported_mode(flaw: Flaw | None, mode: Mode) -> Mode:
     if flaw is Flaw.WRONG_MODE and mode is Mode.DEGRADED_NO_CONTEXT:
         return Mode.NORMAL
     return mode
+
+
+def reported_started(flaw: Flaw | None, started: bool) -> bool:
+    """Whether the gateway *says* it has started (``/health/started``, ``/health/ready``); only the
+    early-ready flaw claims it before the index is loaded and the dependencies are probed once."""
+    return flaw is Flaw.EARLY_READY or started
+
+
+async def load_index(flaw: Flaw | None, load: Callable[[], Coroutine[Any, Any, None]]) -> list[asyncio.Task[None]]:
+    """Load the answer index during start-up, so the gateway serves only once it is loaded (uvicorn
+    accepts connections only once the lifespan has started); the early-ready flaw loads it in the
+    background instead. The tasks left running, for the lifespan to cancel at shutdown."""
+    if flaw is Flaw.EARLY_READY:
+        return [asyncio.create_task(load(), name="index-load")]
+    await load()
+    return []
 
 
 class TextbookBreaker(RateBreaker):
@@ -210,4 +230,6 @@ class HealthCheckingChat(ChatService):
         return up[0], up[1]
 
 
-__all__ = ["adjust_settings", "breaker_class", "chat_class", "client_class", "reported_mode"]
+__all__ = [
+    "adjust_settings", "breaker_class", "chat_class", "client_class", "load_index", "reported_mode", "reported_started",
+]

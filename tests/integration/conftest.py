@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from core.ports import free_port_offset
 from core.settings import HarnessSettings
-from core.supervisor import LocalSupervisor, free_port_offset
 from core.topology import DEFAULT_TOPOLOGY, load_topology
+from system.local.supervisor import LocalSupervisor
 
 # Shrunk so a test sees open -> half-open -> closed in seconds; the logic is the same as the defaults'.
 FAST_GATEWAY = {

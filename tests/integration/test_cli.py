@@ -18,9 +18,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from core.ports import free_port_offset
 from core.processes import ProcessRecord, is_paused, is_running
 from core.settings import PROJECT_ROOT
-from core.supervisor import StateFile, free_port_offset
+from core.state import StateFile
 from core.topology import load_topology
 from faults.toxiproxy_server import api_port
 from tests.support import wait_until

@@ -40,7 +40,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from core.supervisor import LocalSupervisor
+from system.local.supervisor import LocalSupervisor
 
 from tests.support import wait_until
 

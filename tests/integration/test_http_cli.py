@@ -17,9 +17,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from core.ports import free_port_offset, port_is_free
 from core.processes import ProcessRecord, is_running
 from core.settings import PROJECT_ROOT
-from core.supervisor import StateFile, free_port_offset, port_is_free
+from core.state import StateFile
 from core.topology import load_topology
 from faults.http.lifecycle import SERVICE_NAME, STATE_FILE, control_port
 from tests.support import wait_until

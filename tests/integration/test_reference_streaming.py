@@ -21,9 +21,10 @@ from typing import Any
 import httpx
 import pytest
 
+from core.ports import free_port_offset
 from core.settings import HarnessSettings
-from core.supervisor import LocalSupervisor, free_port_offset
 from core.topology import DEFAULT_TOPOLOGY, load_topology
+from system.local.supervisor import LocalSupervisor
 
 from tests.integration.scripted_llm import Reply, ScriptedLlm, piece, scripted_llm
 from tests.support import wait_until

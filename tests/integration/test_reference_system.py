@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from core.supervisor import LocalSupervisor
+from system.local.supervisor import LocalSupervisor
 
 from tests.support import wait_until
 

@@ -11,6 +11,7 @@ import pytest
 
 import harness
 from core.errors import ExitCode
+from core.settings import HarnessSettings
 
 
 def test_main_turns_an_unexpected_error_into_one_line_and_a_log(
@@ -18,7 +19,7 @@ def test_main_turns_an_unexpected_error_into_one_line_and_a_log(
 ) -> None:
     """An OSError from inside a command prints one line naming the log, exits 3, and the log has the traceback."""
 
-    def broken(args: argparse.Namespace) -> int:
+    def broken(args: argparse.Namespace, settings: HarnessSettings) -> int:
         raise OSError(28, "No space left on device")
 
     monkeypatch.setitem(harness._COMMANDS, "status", broken)
@@ -36,7 +37,7 @@ def test_main_turns_sigterm_during_any_command_into_exit_130(
 ) -> None:
     """SIGTERM while a command runs (say, writing the report after the scenarios) exits 130, not -15."""
 
-    def terminated_midway(args: argparse.Namespace) -> int:
+    def terminated_midway(args: argparse.Namespace, settings: HarnessSettings) -> int:
         os.kill(os.getpid(), signal.SIGTERM)
         sum(range(200_000))  # the handler runs at the next check; without it the process would die here
         return ExitCode.OK
@@ -55,3 +56,18 @@ def test_main_turns_sigterm_during_any_command_into_exit_130(
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert "interrupted" in capsys.readouterr().err
+
+
+def test_main_builds_settings_from_the_argv_it_is_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command receives settings carrying main's argv and its --state-dir and --port-offset, not sys.argv's."""
+    seen: list[HarnessSettings] = []
+
+    def record(args: argparse.Namespace, settings: HarnessSettings) -> int:
+        seen.append(settings)
+        return ExitCode.OK
+
+    monkeypatch.setitem(harness._COMMANDS, "status", record)
+    monkeypatch.setattr("sys.argv", ["harness", "doctor"])
+    argv = ["status", "--state-dir", str(tmp_path), "--port-offset", "5"]
+    assert harness.main(argv) == ExitCode.OK
+    assert seen[0].argv == tuple(argv) and seen[0].state_dir == tmp_path.resolve() and seen[0].port_offset == 5

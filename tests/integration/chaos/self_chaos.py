@@ -23,8 +23,8 @@ from typing import Any
 
 import httpx
 
+from core.ports import port_is_free
 from core.settings import HTTP_FAULT_PROXY_PORT, PROMETHEUS_PORT, TOXIPROXY_API_PORT
-from core.supervisor import port_is_free
 from core.topology import Topology
 
 # Each step with the phase a signal during it lands in. Four kinds of fault are held at once (a toxic,

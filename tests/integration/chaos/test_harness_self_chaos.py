@@ -26,8 +26,8 @@ from typing import Any
 
 import pytest
 
+from core.ports import free_port_offset
 from core.settings import PROJECT_ROOT
-from core.supervisor import free_port_offset
 from core.topology import load_topology
 from tests.integration.chaos.self_chaos import (
     FEATURE,

@@ -16,22 +16,19 @@ import pytest
 
 from core.errors import FaultParameterError
 from faults.base import Direction
-from faults.network import (
-    TOXIC_PREFIX,
+from faults.network import TOXIC_PREFIX, FlapHandle, NetworkInjector, ToxicHandle
+from faults.network_specs import (
     Bandwidth,
     Blackhole,
     Flap,
-    FlapHandle,
     Latency,
     LimitData,
-    NetworkInjector,
     Partition,
     ResetPeer,
     Slicer,
     SlowClose,
     TimeoutClose,
     ToxicFault,
-    ToxicHandle,
 )
 from faults.proxies import ProxyManager, clean_stale
 from tests.integration.faults.toxiproxy_lab import BODY, HOST, Lab, request_once, running_lab, timed_request

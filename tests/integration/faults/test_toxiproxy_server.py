@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from core.errors import ToxiproxyError
+from core.ports import free_port_offset, port_is_free
 from core.processes import is_running
 from core.settings import PROJECT_ROOT
-from core.supervisor import free_port_offset, port_is_free
 from core.topology import DEFAULT_TOPOLOGY, load_topology
 from faults.toxiproxy_server import (
     EXPECTED_VERSION,

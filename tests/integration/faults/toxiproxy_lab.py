@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.hello import QuietServer, hello_handler
+from core.ports import free_port_offset
 from core.settings import PROJECT_ROOT
-from core.supervisor import free_port_offset
 from core.topology import DEFAULT_TOPOLOGY, Topology, load_topology
 from faults.toxiproxy import ToxiproxyClient
 from faults.toxiproxy_server import RunningServer, ServerConfig, api_port, find_binary, start_server

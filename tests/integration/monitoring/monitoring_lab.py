@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from core.errors import InfrastructureError
+from core.ports import free_port_offset, port_is_free
 from core.settings import HTTP_FAULT_PROXY_PORT
-from core.supervisor import free_port_offset, port_is_free
 from core.topology import DEFAULT_TOPOLOGY, load_topology
 from monitoring.config import prometheus_port
 

@@ -20,7 +20,7 @@ from core.topology import DEFAULT_TOPOLOGY, load_topology
 from monitoring.plan import plan_monitoring
 from scenarios.context import RunOptions
 from scenarios.runner import run_scenarios
-from scenarios.system import ManagedSystem
+from system import ManagedSystem
 from tests.integration.conftest import FAST_LLM
 from tests.integration.monitoring.monitoring_lab import free_offset
 

@@ -13,7 +13,7 @@ import pytest
 
 from core.processes import is_running
 from core.settings import PROJECT_ROOT
-from core.supervisor import StateFile
+from core.state import StateFile
 from monitoring.config import prometheus_port
 from tests.integration.monitoring.monitoring_lab import free_offset
 

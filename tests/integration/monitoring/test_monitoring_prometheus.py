@@ -22,14 +22,14 @@ from core.errors import PrometheusError
 from core.journal import Journal
 from core.processes import is_running
 from core.settings import PROJECT_ROOT, HarnessSettings
-from core.supervisor import StateFile
+from core.state import StateFile
 from core.topology import DEFAULT_TOPOLOGY, load_topology
-from faults.network import Partition
+from faults.network_specs import Partition
 from faults.session import FaultSession
 from monitoring.config import prometheus_port
 from monitoring.plan import plan_monitoring
 from monitoring.session import Monitoring, stop_recorded
-from scenarios.system import ManagedSystem
+from system import ManagedSystem
 from tests.integration.conftest import FAST_GATEWAY, FAST_LLM
 from tests.integration.monitoring.monitoring_lab import free_offset
 from tests.support import wait_until

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from core.ports import free_port_offset
 from core.settings import PROJECT_ROOT
-from core.supervisor import free_port_offset
 from core.topology import load_topology
 from reports.schema import schema_errors
 from tests.integration.reports.browser import chromium, load

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from core.ports import free_port_offset
 from core.settings import PROJECT_ROOT
-from core.supervisor import free_port_offset
 from core.topology import load_topology
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -12,9 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from core.ports import free_port_offset, port_is_free
 from core.processes import is_running
 from core.settings import HTTP_FAULT_PROXY_PORT, PROJECT_ROOT, PROMETHEUS_PORT, TOXIPROXY_API_PORT
-from core.supervisor import StateFile, free_port_offset, port_is_free
+from core.state import StateFile
 from core.topology import load_topology
 from faults.toxiproxy_server import api_port
 from tests.support import wait_until

@@ -20,7 +20,10 @@ import pytest
 
 from core.errors import UsageError
 from core.processes import ProcessRecord, is_running, process_state, start_ticks, terminate
-from scenarios.load import PROJECT_ROOT, LoadDriver, LoadSpec, RecordReader
+from core.settings import PROJECT_ROOT
+from scenarios.load.driver import LoadDriver
+from scenarios.load.readers import RecordReader
+from scenarios.load.spec import LoadSpec
 from scenarios.records import RequestRecord
 from tests.support import wait_until
 
@@ -73,7 +76,8 @@ asyncio.run(main())
 ORPHANING_PARENT = r"""
 import json, signal, sys
 from pathlib import Path
-from scenarios.load import LoadDriver, LoadSpec
+from scenarios.load.driver import LoadDriver
+from scenarios.load.spec import LoadSpec
 driver = LoadDriver(LoadSpec(host=sys.argv[1], users=2, workers=int(sys.argv[3])), Path(sys.argv[2]))
 driver.start()
 print(json.dumps({"runner": driver.pid, "workers": [w.pid for w in driver.workers]}), flush=True)

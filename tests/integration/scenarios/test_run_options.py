@@ -11,8 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from core.ports import free_port_offset
 from core.settings import PROJECT_ROOT
-from core.supervisor import StateFile, free_port_offset
+from core.state import StateFile
 from core.topology import load_topology
 from faults.toxiproxy_server import api_port
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from core.ports import free_port_offset
 from core.settings import PROJECT_ROOT
-from core.supervisor import free_port_offset
 from core.topology import load_topology
 from scenarios.features import plan
 

@@ -18,9 +18,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from core.supervisor import LocalSupervisor
-from scenarios.load import PROJECT_ROOT, LoadDriver, LoadSpec, RecordReader
+from scenarios.load.driver import LoadDriver
+from scenarios.load.readers import RecordReader
+from scenarios.load.spec import LoadSpec
 from scenarios.records import RequestRecord
+from system.local.supervisor import LocalSupervisor
 from tests.integration.scenarios.test_locust_load import child_env, read_line, stop_process
 from tests.support import wait_until
 

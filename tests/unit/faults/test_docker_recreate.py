@@ -9,9 +9,9 @@ import pytest
 from core.errors import FaultParameterError
 from core.settings import HarnessSettings
 from core.topology import DEFAULT_TOPOLOGY, load_topology
-from faults.docker import DockerBackend
 from faults.docker_specs import ContainerFaultInjector, Recreate
 from faults.service import Kill
+from system.docker.containers import DockerBackend
 
 
 def injector(tmp_path: Path) -> ContainerFaultInjector:

@@ -2,34 +2,28 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import httpx
 import pytest
 
 from core.errors import ExitCode, FaultParameterError
 from core.topology import DEFAULT_TOPOLOGY, Topology, load_topology
 from faults.base import Direction, FaultSpec
-from faults.network import (
+from faults.network_specs import (
     NETWORK_FAULTS,
-    TOXIC_PREFIX,
     Bandwidth,
     Blackhole,
     Flap,
     LimitData,
     Latency,
-    NetworkInjector,
     OneWayPartition,
     Partition,
     ResetPeer,
     Slicer,
     SlowClose,
     TimeoutClose,
-    ToxicHandle,
     resolve_edge,
 )
-from faults.toxiproxy import ToxiproxyClient
 
 
 @pytest.fixture(scope="module")
@@ -157,44 +151,3 @@ def test_resolve_edge_ambiguous_service_asks_for_an_edge(topology: Topology, tmp
     with pytest.raises(FaultParameterError, match="a-to-c, b-to-c") as caught:
         resolve_edge(load_topology(path), Partition("c"))
     assert caught.value.parameter == "target"
-
-
-class Recorder:
-    """A fake Toxiproxy API that records every request and accepts every toxic."""
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, str, Any]] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        body = json.loads(request.content) if request.content else None
-        self.requests.append((request.method, request.url.path, body))
-        if request.method == "POST" and request.url.path.endswith("/toxics"):
-            return httpx.Response(200, json=body)
-        return httpx.Response(204)
-
-
-def test_network_injector_invalid_spec_sends_nothing(topology: Topology) -> None:
-    """Validation and target resolution both happen before the first API request."""
-    recorder = Recorder()
-    with ToxiproxyClient(transport=httpx.MockTransport(recorder)) as client:
-        injector = NetworkInjector(client, topology)
-        for spec in (Slicer("llm", 0), Latency("nowhere", 300), Bandwidth("vector-db", 0)):
-            with pytest.raises(FaultParameterError):
-                injector.inject(spec)
-    assert recorder.requests == []
-
-
-def test_network_injector_both_directions_adds_two_prefixed_toxics(topology: Topology) -> None:
-    """A BOTH spec sends two toxics named with the harness prefix; revert deletes exactly those."""
-    recorder = Recorder()
-    with ToxiproxyClient(transport=httpx.MockTransport(recorder)) as client:
-        handle = NetworkInjector(client, topology).inject(Latency("llm", 300, direction=Direction.BOTH))
-        assert isinstance(handle, ToxicHandle)
-        handle.revert()
-        handle.revert()
-    posts = [body for method, _, body in recorder.requests if method == "POST"]
-    deletes = [path for method, path, _ in recorder.requests if method == "DELETE"]
-    assert [b["stream"] for b in posts] == ["upstream", "downstream"]
-    assert all(b["name"].startswith(TOXIC_PREFIX) and b["type"] == "latency" for b in posts)
-    assert deletes == [f"/proxies/gateway-to-llm/toxics/{name}" for name in handle.toxics]
-    assert handle.proxy == "gateway-to-llm"

@@ -9,7 +9,7 @@ from typing import Any
 
 from PIL import Image
 
-from harness import render_summary
+from reports.summary import render_summary
 from monitoring.timeline import AlertInterval
 from reports.figures import scenario_figure
 from reports.html import render_report

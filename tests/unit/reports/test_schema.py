@@ -14,6 +14,7 @@ from jsonschema import Draft202012Validator
 from core.settings import PROJECT_ROOT
 from reports.schema import SCHEMA_PATH, load_schema, schema_errors
 from scenarios.assertions import Verdict
+from scenarios.outcome import Outcome
 from scenarios.records import FaultWindow, RequestRecord, StatusSample
 from scenarios.results import ScenarioResult, StepResult, run_metadata, write_results
 
@@ -25,10 +26,10 @@ def constructed(name: str, outcome: str, *, with_load: bool = True) -> ScenarioR
     """A scenario as the engine builds it: steps, a verdict, a fault window, samples, records and marks."""
     result = ScenarioResult(name=name, feature="Losing a dependency", path="features/dependency_loss.feature",
                             line=7, tags=["smoke"], started=T0, started_wall=WALL, finished=T0 + 12.0,
-                            outcome=outcome, message=None if outcome == "passed" else "line 12: expected <= 5s")
+                            outcome=Outcome(outcome), message=None if outcome == "passed" else "line 12: expected <= 5s")
     result.steps = [StepResult("Given", 'the system is running in "normal" mode', 8, T0, 0.05),
                     StepResult("Then", 'the mode becomes "degraded-no-context" within 5 seconds', 12, T0 + 1,
-                               3.0, "passed" if outcome == "passed" else "failed")]
+                               3.0, Outcome.PASSED if outcome == "passed" else Outcome.FAILED)]
     result.verdicts = [Verdict('mode becomes "degraded-no-context" within 5s', outcome == "passed", "<= 5s",
                                "after 0.40s", at=T0 + 1.5, value=0.4),
                        Verdict("no request returned a server error", True, "0 server errors", "0 of 40")]
@@ -49,7 +50,7 @@ def written(tmp_path: Path, scenarios: list[ScenarioResult], outcome: str) -> di
     path = tmp_path / "results.json"
     events = [{"type": "fault_injected", "wall": "2026-11-28T13:14:43.044Z", "monotonic": T0 + 1.0,
                "fault": "kill", "target": "vector-db", "label": "kill on vector-db", "call_s": 0.01}]
-    write_results(path, run_metadata(7, "local", "system_under_test/topology.yaml", PROJECT_ROOT), outcome,
+    write_results(path, run_metadata(7, "local", "system_under_test/topology.yaml", PROJECT_ROOT), Outcome(outcome),
                   scenarios, events)
     data: dict[str, Any] = json.loads(path.read_text())
     return data
@@ -68,7 +69,7 @@ def test_write_results_output_matches_the_schema(tmp_path: Path) -> None:
     scenarios = [constructed("passes", "passed"), constructed("fails", "failed"),
                  constructed("no load", "error", with_load=False), constructed("cut short", "interrupted")]
     scenarios[-1].finished = None
-    scenarios[-1].steps[-1].status = "interrupted"
+    scenarios[-1].steps[-1].status = Outcome.INTERRUPTED
     data = written(tmp_path, scenarios, "failed")
     assert data["scenarios"][0]["summary"]["time_to_degrade_s"] is not None, "the example exercises the figures"
     assert schema_errors(data) == []

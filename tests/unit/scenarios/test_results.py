@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from scenarios.outcome import Outcome
 from scenarios.records import RequestRecord
 from scenarios.results import ScenarioResult, pass_rates, per_second, scenario_seed, wilson_interval, write_results
 
@@ -30,7 +31,7 @@ def test_first_attempt_keeps_the_run_seed_and_later_ones_are_derived() -> None:
 def result(line: int, outcome: str, attempt: int) -> ScenarioResult:
     r = ScenarioResult(f"scenario {line}", "feature", "f.feature", line, [], 0.0, 0.0, finished=1.0,
                        attempt=attempt, seed=attempt)
-    r.outcome = outcome
+    r.outcome = Outcome(outcome)
     return r
 
 
@@ -48,11 +49,11 @@ def test_pass_rates_group_attempts_by_scenario() -> None:
 def test_results_carry_attempt_seed_and_pass_rates_only_when_repeated(tmp_path: Path) -> None:
     """Each scenario records its attempt and seed; pass_rates appear with run.repeat > 1."""
     results = [result(3, "passed", 1), result(3, "failed", 2)]
-    write_results(tmp_path / "r.json", {"repeat": 2}, "failed", results, [])
+    write_results(tmp_path / "r.json", {"repeat": 2}, Outcome.FAILED, results, [])
     data = json.loads((tmp_path / "r.json").read_text())
     assert [(s["attempt"], s["seed"]) for s in data["scenarios"]] == [(1, 1), (2, 2)]
     assert data["pass_rates"][0]["rate"] == 0.5
-    write_results(tmp_path / "one.json", {"repeat": 1}, "passed", results[:1], [])
+    write_results(tmp_path / "one.json", {"repeat": 1}, Outcome.PASSED, results[:1], [])
     assert "pass_rates" not in json.loads((tmp_path / "one.json").read_text())
 
 

@@ -13,9 +13,9 @@ import pytest
 
 from bench.hello import QuietServer, hello_handler
 from core.errors import HttpFaultProxyError
+from core.ports import port_is_free
 from core.processes import is_running
 from core.settings import PROJECT_ROOT, HarnessSettings
-from core.supervisor import port_is_free
 from core.topology import load_topology
 from faults.http.lifecycle import ProxyConfig, probe, start_proxy
 from faults.http.manager import HttpFaultProxy

@@ -19,14 +19,14 @@ from typing import Any
 import httpx
 import pytest
 
+from core.ports import free_port_offset
 from core.processes import is_running
 from core.settings import HarnessSettings
-from core.supervisor import free_port_offset
 from core.topology import load_topology
 from faults.http.specs import HttpError
-from faults.network import Latency
+from faults.network_specs import Latency
 from faults.proxies import clean_stale as clean_toxics
-from scenarios.system import ManagedSystem
+from system import ManagedSystem
 from tests.integration.conftest import FAST_GATEWAY, FAST_LLM
 from tests.support import wait_until
 

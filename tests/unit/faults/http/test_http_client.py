@@ -14,7 +14,7 @@ from core.topology import DEFAULT_TOPOLOGY, load_topology
 from faults.http.client import HttpFaultClient, HttpFaultProxyAPIError, HttpFaultProxyUnreachable, RemovedFault
 from faults.http.injector import HttpFaultHandle, HttpFaultInjector, clean_stale
 from faults.http.specs import CutAfter, HttpError
-from faults.network import Latency
+from faults.network_specs import Latency
 
 Handler = Callable[[httpx.Request], httpx.Response]
 

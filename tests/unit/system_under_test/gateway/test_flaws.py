@@ -91,6 +91,35 @@ def test_only_wrong_mode_misreports_the_status() -> None:
     assert flaws.reported_mode(None, Mode.DEGRADED_NO_CONTEXT) is Mode.DEGRADED_NO_CONTEXT
 
 
+def test_only_early_ready_claims_to_have_started() -> None:
+    """Started before the index and the first probes only in the early-ready variant."""
+    assert flaws.reported_started(Flaw.EARLY_READY, False) is True
+    assert flaws.reported_started(None, False) is False
+    assert flaws.reported_started(Flaw.WRONG_MODE, False) is False
+    assert flaws.reported_started(None, True) is True
+
+
+def test_only_early_ready_loads_the_index_in_the_background() -> None:
+    """The reference has loaded its index when start-up returns; early-ready leaves a task still loading."""
+
+    async def main(flaw: Flaw | None) -> tuple[bool, int]:
+        release, loaded = asyncio.Event(), asyncio.Event()
+
+        async def load() -> None:
+            if flaw is Flaw.EARLY_READY:
+                await release.wait()
+            loaded.set()
+
+        tasks = await flaws.load_index(flaw, load)
+        done_at_return = loaded.is_set()
+        release.set()
+        await asyncio.gather(*tasks)
+        return done_at_return, len(tasks)
+
+    assert asyncio.run(main(None)) == (True, 0)
+    assert asyncio.run(main(Flaw.EARLY_READY)) == (False, 1)
+
+
 # -- the chat variants, with scripted dependencies ---------------------------------------------------
 
 

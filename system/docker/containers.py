@@ -7,11 +7,11 @@
 
 Containers use host networking only, so a service listens on the same 127.0.0.1 port as it would as a
 local process and Toxiproxy routes need no change. The engine is the only state: labels (see
-``faults.docker_plan``) let another process find exactly this run's containers.
+``system.docker.plan``) let another process find exactly this run's containers.
 
-The Docker SDK is loaded lazily by ``faults.docker_engine`` (so the harness works without it for the
+The Docker SDK is loaded lazily by ``system.docker.engine`` (so the harness works without it for the
 local backend), and every SDK or transport error is translated into ``DockerError`` by
-``faults.docker_errors``: nothing of the SDK escapes these modules.
+``system.docker.errors``: nothing of the SDK escapes these modules.
 """
 
 from __future__ import annotations
@@ -22,16 +22,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-import httpx
-
-from core.errors import DockerError, FaultError, PortInUseError, ServiceStartError
+from core.errors import DockerError, FaultError, PortInUseError
+from core.ports import wait_port_free
 from core.settings import HarnessSettings
-from core.supervisor import port_is_free
 from core.topology import Topology
+from system.probes import wait_started
 
-from .docker_engine import Client, Container, connect, sdk
-from .docker_errors import translated
-from .docker_plan import LABEL_CONFIG, LABEL_SERVICE, ContainerPlan, label_filter, plan_container, state_labels
+from .engine import Client, Container, connect, sdk
+from .errors import translated
+from .plan import LABEL_CONFIG, LABEL_SERVICE, ContainerPlan, label_filter, plan_container, state_labels
 
 _POLL_S = 0.05
 
@@ -349,29 +348,17 @@ class DockerBackend:
 
     def _wait_port_free(self, plan: ContainerPlan) -> None:
         """Host networking: the port must be free on the host, and a just-killed process frees it late."""
-        deadline = time.monotonic() + 3.0
-        while not port_is_free(self.topology.host, plan.port):
-            if time.monotonic() >= deadline:
-                raise PortInUseError(plan.service, self.topology.host, plan.port)
-            time.sleep(_POLL_S)
+        if not wait_port_free(self.topology.host, plan.port, timeout_s=3.0):
+            raise PortInUseError(plan.service, self.topology.host, plan.port)
 
     def _wait_started(self, plan: ContainerPlan, container: Container) -> None:
-        deadline = time.monotonic() + plan.startup_timeout_s
-        with httpx.Client(timeout=1.0, trust_env=False) as http:
-            while time.monotonic() < deadline:
-                with translated(f"inspect {plan.name}"):
-                    container.reload()
-                if container.status not in {"running", "paused", "restarting"}:
-                    code = container.attrs.get("State", {}).get("ExitCode")
-                    log = self._save_logs(container)
-                    raise ServiceStartError(plan.service, f"container {plan.name} exited with code {code}", log)
-                try:
-                    if http.get(plan.startup_url).status_code < 300:
-                        return
-                except httpx.HTTPError:
-                    pass
-                time.sleep(_POLL_S)
-        log = self._save_logs(container)
-        raise ServiceStartError(
-            plan.service, f"startup probe {plan.startup_url} did not pass within {plan.startup_timeout_s:g}s", log
-        )
+        wait_started(plan.service, plan.startup_url, plan.startup_timeout_s,
+                     lambda: self._exit_reason(plan, container), lambda: self._save_logs(container))
+
+    def _exit_reason(self, plan: ContainerPlan, container: Container) -> str | None:
+        """Why the container is no longer starting (the engine's latest word), or None while it is."""
+        with translated(f"inspect {plan.name}"):
+            container.reload()
+        if container.status in {"running", "paused", "restarting"}:
+            return None
+        return f"container {plan.name} exited with code {container.attrs.get('State', {}).get('ExitCode')}"

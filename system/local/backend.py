@@ -1,4 +1,6 @@
-"""Service faults on local processes: signals sent by PID to the processes the supervisor started.
+"""The local backend: services as local processes, and the ``ServiceControl`` faults act on them by PID.
+
+Service faults on local processes are signals sent by PID to the processes the supervisor started:
 
     kill    SIGKILL to the service's process group: no graceful shutdown, sockets reset
     stop    SIGTERM (+SIGCONT so a paused process can act on it), SIGKILL after the grace period
@@ -7,6 +9,8 @@
     start   the supervisor starts it again and waits for its startup probe
 
 Only processes recorded in the harness's state (PID plus kernel start time) are ever signalled.
+``LocalBackend`` is what ``system.managed.ManagedSystem`` drives: the supervisor for up and down,
+``LocalControl`` for faults and for cleaning what a crashed run left.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ from collections.abc import Callable
 
 from core.errors import FaultError
 from core.processes import ProcessRecord, is_paused, is_running, signal_group, terminate, wait_gone
-from core.supervisor import LocalSupervisor
+from faults.base import Injector
+
+from .supervisor import LocalSupervisor
 
 
 _SIGNAL_SETTLE_S = 5.0
@@ -83,8 +89,39 @@ class LocalControl:
         for name, record in self._supervisor.state.load().items():
             if is_paused(record):
                 signal_group(record, signal.SIGCONT)
+                _wait_for(lambda: not is_paused(record), _SIGNAL_SETTLE_S)  # delivered asynchronously
                 actions.append(f"resumed paused service {name}")
             elif not is_running(record):
                 self._supervisor.ensure_running(name)
                 actions.append(f"restarted dead service {name}")
         return actions
+
+
+class LocalBackend:
+    """Services as local processes, started and signalled by PID (``system.local.supervisor``)."""
+
+    def __init__(self, supervisor: LocalSupervisor) -> None:
+        self.supervisor = supervisor
+        self.control = LocalControl(supervisor)
+
+    def start_all(self) -> None:
+        self.supervisor.start_all()
+
+    def stop_all(self) -> list[str]:
+        return self.supervisor.stop_all()
+
+    def clean_stale(self) -> list[str]:
+        return self.control.clean_stale()
+
+    def running(self) -> set[str]:
+        return set(self.supervisor.running())
+
+    def describe(self, service: str) -> str:
+        record = self.supervisor.running().get(service)
+        return f"pid {record.pid}  log {record.log}" if record else "not running"
+
+    def injectors(self) -> list[Injector]:
+        return []
+
+    def close(self) -> None:
+        pass

@@ -15,8 +15,8 @@ from core import daemons
 from core.errors import InfrastructureError, ServiceStartError
 from core.processes import is_running, wait_gone
 from core.settings import HarnessSettings
-from core.supervisor import LocalSupervisor
 from core.topology import ModeSource, Service, Topology
+from system.local.supervisor import LocalSupervisor
 from tests.support import wait_until
 
 pytestmark = pytest.mark.integration

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bench.figures import Figure, Goal, Op, bench_document, not_applicable
-from bench.table import cells, number, ratio_text, render_table
+from reports.bench_table import cells, number, ratio_text, render_table
 
 
 def test_number_keeps_about_three_digits() -> None:

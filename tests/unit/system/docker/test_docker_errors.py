@@ -13,10 +13,10 @@ import requests.exceptions
 from core.errors import DockerError, ExitCode, FaultError
 from core.settings import HarnessSettings
 from core.topology import DEFAULT_TOPOLOGY, load_topology
-from faults.docker import DockerBackend
-from faults.docker_errors import UNREACHABLE_HINT, translate, translated
+from system.docker.containers import DockerBackend
+from system.docker.errors import UNREACHABLE_HINT, translate, translated
 
-# The SDK ships no type information; imported like faults.docker does, so mypy needs no exception for it.
+# The SDK ships no type information; imported like system.docker.engine does, so mypy needs no exception for it.
 sdk_errors: Any = importlib.import_module("docker.errors")
 
 

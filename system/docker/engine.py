@@ -15,7 +15,7 @@ from typing import Any
 
 from core.errors import DockerError
 
-from .docker_errors import UNREACHABLE_HINT, translated
+from .errors import UNREACHABLE_HINT, translated
 
 Client = Any  # docker.DockerClient
 Container = Any  # docker.models.containers.Container

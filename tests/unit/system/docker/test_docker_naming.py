@@ -9,7 +9,7 @@ import pytest
 
 from core.errors import ConfigError
 from core.topology import DEFAULT_TOPOLOGY, Topology, load_topology
-from faults.docker_plan import (
+from system.docker.plan import (
     LABEL_CONFIG,
     LABEL_MANAGED,
     LABEL_SERVICE,

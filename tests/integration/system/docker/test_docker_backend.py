@@ -16,13 +16,13 @@ import httpx
 import pytest
 
 from core.errors import DockerError
+from core.ports import free_port_offset
 from core.settings import HarnessSettings
-from core.supervisor import free_port_offset
 from core.topology import DEFAULT_TOPOLOGY, load_topology
-from faults.docker import DockerBackend, StaleAction
-from faults.docker_plan import LABEL_MANAGED, LABEL_SERVICE, LABEL_STATE
 from faults.docker_specs import ContainerFaultInjector, Recreate
 from faults.service import Kill, Pause, Restart, ServiceFaultInjector
+from system.docker.containers import DockerBackend, StaleAction
+from system.docker.plan import LABEL_MANAGED, LABEL_SERVICE, LABEL_STATE
 
 from tests.support import wait_until
 

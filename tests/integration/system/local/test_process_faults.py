@@ -11,10 +11,10 @@ import pytest
 
 from core.journal import Journal
 from core.processes import is_paused, wait_gone
-from core.supervisor import LocalSupervisor
-from faults.process import LocalControl
 from faults.service import Kill, Pause, Restart, ServiceFaultInjector, Stop
 from faults.session import FaultSession
+from system.local.backend import LocalControl
+from system.local.supervisor import LocalSupervisor
 from tests.support import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

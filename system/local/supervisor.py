@@ -10,78 +10,19 @@ them) find and stop exactly the processes the harness started, by PID, and nothi
 
 from __future__ import annotations
 
-import json
 import os
-import socket
 import subprocess
-import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 
-import httpx
-
-from .daemons import spawn
-from .errors import InfrastructureError, PortInUseError, ServiceStartError, UsageError
-from .interrupts import shielded
-from .processes import ProcessRecord, is_running, start_ticks, terminate, wait_gone
-from .settings import HTTP_FAULT_PROXY_PORT, PROMETHEUS_PORT, TOXIPROXY_API_PORT, HarnessSettings
-from .topology import Service, Topology
-
-
-class StateFile:
-    """The JSON record of what one harness instance started, written atomically."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def load(self) -> dict[str, ProcessRecord]:
-        try:
-            data = json.loads(self.path.read_text())
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError) as exc:
-            raise UsageError(f"{self.path}: unreadable harness state ({exc}); delete it after checking no service runs") from None
-        return {name: ProcessRecord.from_json(rec) for name, rec in data.get("processes", {}).items()}
-
-    def save(self, records: Mapping[str, ProcessRecord]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"processes": {n: r.to_json() for n, r in records.items()}}, indent=2))
-        os.replace(tmp, self.path)
-
-
-def port_is_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def free_port_offset(topology: Topology, start: int = 10_000, stop: int = 10_500, step: int = 100) -> int:
-    """The first port offset in ``range(start, stop, step)`` where every service and proxy port (HTTP
-    fault routes included), and the Toxiproxy, HTTP fault proxy and Prometheus ports a run starts, is
-    free and below the ephemeral range (32768+), so tests and benchmarks can run beside a user's system."""
-    for offset in range(start, stop, step):
-        shifted = topology.with_port_offset(offset)
-        ports = [s.port for s in shifted.services.values()] + [e.proxy_port for e in shifted.edges]
-        ports += [e.http_proxy_port for e in shifted.edges if e.http_proxy_port is not None]
-        ports += [TOXIPROXY_API_PORT + offset, HTTP_FAULT_PROXY_PORT + offset, PROMETHEUS_PORT + offset]
-        if max(ports) < 32768 and all(port_is_free(shifted.host, p) for p in ports):
-            return offset
-    raise InfrastructureError(f"no free port range for {topology.name} with offsets {start}..{stop}")
-
-
-def _wait_port_free(host: str, port: int, timeout_s: float) -> bool:
-    """True once the port can be bound; a process killed a moment ago releases it a little after dying."""
-    deadline = time.monotonic() + timeout_s
-    while not port_is_free(host, port):
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.05)
-    return True
+from core.daemons import spawn
+from core.errors import PortInUseError, ServiceStartError
+from core.interrupts import shielded
+from core.ports import wait_port_free
+from core.processes import ProcessRecord, is_running, terminate, wait_gone
+from core.settings import HarnessSettings
+from core.state import StateFile
+from core.topology import Service, Topology
+from system.probes import wait_started
 
 
 def _gone_reason(record: ProcessRecord) -> Callable[[], str | None]:
@@ -172,7 +113,7 @@ class LocalSupervisor:
         moment it exists, so a harness killed meanwhile leaves a record to stop it by; it is stopped
         and forgotten again when it never passes."""
         host = self.topology.host
-        if not _wait_port_free(host, service.port, timeout_s=3.0):
+        if not wait_port_free(host, service.port, timeout_s=3.0):
             raise PortInUseError(service.name, host, service.port)
         log_path = self.settings.log_dir / f"{service.name}.log"
         values = {"python": self.settings.python, "host": host, "port": str(service.port)}
@@ -218,19 +159,7 @@ class LocalSupervisor:
         """Poll the startup probe until it passes; ``exited()`` says why the process is gone, if it is."""
         url = f"http://{self.topology.host}:{service.port}{service.probes.startup}"
         timeout = min(service.startup_timeout_s, self.settings.startup_timeout_s)
-        deadline = time.monotonic() + timeout
-        with httpx.Client(timeout=1.0, trust_env=False) as client:
-            while time.monotonic() < deadline:
-                reason = exited()
-                if reason is not None:
-                    raise ServiceStartError(service.name, reason, log)
-                try:
-                    if client.get(url).status_code < 300:
-                        return
-                except httpx.HTTPError:
-                    pass
-                time.sleep(0.05)
-        raise ServiceStartError(service.name, f"startup probe {url} did not pass within {timeout:g}s", log)
+        wait_started(service.name, url, timeout, exited, lambda: log)
 
     def stop(self, name: str) -> None:
         """Stop one recorded service (if it runs) and forget it."""

@@ -1,6 +1,6 @@
 """What the Docker backend asks the engine for: one container per service, described as plain data.
 
-Kept apart from ``faults.docker`` so that naming, labels and the environment can be checked without
+Kept apart from ``system.docker.containers`` so that naming, labels and the environment can be checked without
 an engine, and so that the Docker SDK stays inside one module.
 
     Topology + Service + settings ──plan_container──> ContainerPlan(name, image, command, env, labels)

@@ -14,20 +14,18 @@ run is a ``Backend``: local processes (signals by PID) or Docker containers (the
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol
 
 from core.errors import ToxiproxyError, UsageError
 from core.processes import is_running
 from core.settings import HarnessSettings
-from core.supervisor import LocalSupervisor, StateFile
+from core.state import StateFile
 from core.topology import Topology
 from faults.base import Injector
+from faults.http.lifecycle import SERVICE_NAME as HTTP_PROXY_NAME
 from faults.http.manager import HttpFaultProxy
 from faults.network import NetworkInjector
-from faults.process import LocalControl
 from faults.proxies import ProxyManager, clean_stale
-from faults.service import ServiceControl, ServiceFaultInjector
-from faults.http.lifecycle import SERVICE_NAME as HTTP_PROXY_NAME
+from faults.service import ServiceFaultInjector
 from faults.toxiproxy import ToxiproxyClient
 from faults.toxiproxy_server import (
     SERVICE_NAME,
@@ -40,94 +38,9 @@ from faults.toxiproxy_server import (
     stop_server,
 )
 
-BACKENDS = ("local", "docker")
-
-
-class Backend(Protocol):
-    """Where the services run."""
-
-    @property
-    def control(self) -> ServiceControl: ...
-
-    def start_all(self) -> None: ...
-
-    def stop_all(self) -> list[str]: ...
-
-    def clean_stale(self) -> list[str]: ...
-
-    def running(self) -> set[str]: ...
-
-    def describe(self, service: str) -> str: ...
-
-    def injectors(self) -> list[Injector]: ...
-
-    def close(self) -> None: ...
-
-
-class LocalBackend:
-    """Services as local processes, started and signalled by PID (``core.supervisor``)."""
-
-    def __init__(self, supervisor: LocalSupervisor) -> None:
-        self.supervisor = supervisor
-        self.control = LocalControl(supervisor)
-
-    def start_all(self) -> None:
-        self.supervisor.start_all()
-
-    def stop_all(self) -> list[str]:
-        return self.supervisor.stop_all()
-
-    def clean_stale(self) -> list[str]:
-        return self.control.clean_stale()
-
-    def running(self) -> set[str]:
-        return set(self.supervisor.running())
-
-    def describe(self, service: str) -> str:
-        record = self.supervisor.running().get(service)
-        return f"pid {record.pid}  log {record.log}" if record else "not running"
-
-    def injectors(self) -> list[Injector]:
-        return []
-
-    def close(self) -> None:
-        pass
-
-
-class DockerServiceBackend:
-    """Services as containers with host networking (``faults.docker``)."""
-
-    def __init__(self, topology: Topology, settings: HarnessSettings, routes: Mapping[str, str],
-                 overrides: Mapping[str, Mapping[str, str]] | None) -> None:
-        from faults.docker import DockerBackend
-
-        self.docker = DockerBackend(topology, settings, routes=routes, overrides=overrides)
-        self.control = self.docker
-        self._services = set(topology.services)
-
-    def start_all(self) -> None:
-        self.docker.start_all()
-
-    def stop_all(self) -> list[str]:
-        return self.docker.stop_all()
-
-    def clean_stale(self) -> list[str]:
-        return [action.describe() for action in self.docker.clean_stale()]
-
-    def running(self) -> set[str]:
-        return set(self.docker.running())
-
-    def describe(self, service: str) -> str:
-        info = self.docker.inspect(service)
-        return f"container {info.name} ({info.status})" if info else "no container"
-
-    def injectors(self) -> list[Injector]:
-        from faults.docker_specs import ContainerFaultInjector
-
-        return [ContainerFaultInjector(self.docker, self._services)]
-
-    def close(self) -> None:
-        self.docker.close()
+from .backend import Backend, BackendKind
+from .local.backend import LocalBackend
+from .local.supervisor import LocalSupervisor
 
 
 class ManagedSystem:
@@ -137,7 +50,7 @@ class ManagedSystem:
         self,
         topology: Topology,
         settings: HarnessSettings,
-        backend: str = "local",
+        backend: BackendKind | str = BackendKind.LOCAL,
         overrides: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         self.topology = topology
@@ -148,13 +61,17 @@ class ManagedSystem:
         self.proxies = ProxyManager(self.client, topology, via_http_proxy=self.http_faults.enabled)
         routes = self.proxies.routes()
         self.supervisor = LocalSupervisor(topology, settings, routes=routes, overrides=overrides)
-        if backend == "local":
+        try:
+            kind = BackendKind(backend)
+        except ValueError:
+            raise UsageError(f"unknown backend {backend!r} (known: {', '.join(BackendKind)})") from None
+        if kind is BackendKind.LOCAL:
             self.backend: Backend = LocalBackend(self.supervisor)
-        elif backend == "docker":
-            self.backend = DockerServiceBackend(topology, settings, routes, overrides)
         else:
-            raise UsageError(f"unknown backend {backend!r} (known: {', '.join(BACKENDS)})")
-        self.backend_name = backend
+            from .docker.backend import DockerServiceBackend  # only now: the local path never loads Docker code
+
+            self.backend = DockerServiceBackend(topology, settings, routes, overrides)
+        self.backend_name = kind
         self._server_state = StateFile(settings.state_dir / "toxiproxy.json")
         self._server: RunningServer | None = None  # the server this object started, kept to reap it
 
