@@ -83,6 +83,7 @@ class LocalControl:
         for name, record in self._supervisor.state.load().items():
             if is_paused(record):
                 signal_group(record, signal.SIGCONT)
+                _wait_for(lambda: not is_paused(record), _SIGNAL_SETTLE_S)  # delivered asynchronously
                 actions.append(f"resumed paused service {name}")
             elif not is_running(record):
                 self._supervisor.ensure_running(name)
