@@ -88,6 +88,7 @@ class RunnerConfig:
     questions: Path
     stream_share: float
     worker_index: int | None  # set in a worker process
+    parent_pid: int | None  # the process whose death stops this one (None: the parent found at start)
 
     @property
     def worker_id(self) -> str:
@@ -264,12 +265,15 @@ class Control:
     def wait(self) -> str:
         return str(self.done.get())
 
-    def watch(self, max_duration_s: float) -> None:
-        """Stop on SIGTERM/SIGINT, after ``max_duration_s``, and when the parent process dies."""
+    def watch(self, max_duration_s: float, parent_pid: int | None) -> None:
+        """Stop on SIGTERM/SIGINT, after ``max_duration_s``, and when the parent process dies.
+
+        The parent is named by its spawner (``--parent-pid``): one killed before this process got here
+        has already left it to init, and the parent found then would be init, watched forever."""
         for sig in (signal.SIGTERM, signal.SIGINT):
             gevent.signal_handler(sig, lambda: gevent.spawn(self.stop, "signal"))
         gevent.spawn_later(max_duration_s, self.stop, "max-duration")
-        gevent.spawn(self._watch_parent, os.getppid())
+        gevent.spawn(self._watch_parent, parent_pid if parent_pid is not None else os.getppid())
 
     def _watch_parent(self, parent: int) -> None:
         while os.getppid() == parent:
@@ -337,7 +341,7 @@ def handle_command(
 
 def run_local(cfg: RunnerConfig) -> int:
     control = Control()
-    control.watch(cfg.max_duration_s)
+    control.watch(cfg.max_duration_s, cfg.parent_pid)
     writer = RecordWriter(cfg.records / f"{cfg.worker_id}.jsonl", cfg.worker_id)
     env = Environment(user_classes=[make_user_class(cfg, writer)], host=cfg.host, stop_timeout=cfg.drain_s or None)
     runner: LocalRunner = env.create_local_runner()
@@ -356,7 +360,7 @@ def run_local(cfg: RunnerConfig) -> int:
 
 def run_master(cfg: RunnerConfig, argv: Sequence[str]) -> int:
     control = Control()
-    control.watch(cfg.max_duration_s)
+    control.watch(cfg.max_duration_s, cfg.parent_pid)
     env = Environment(user_classes=[make_user_class(cfg, None)], host=cfg.host, stop_timeout=cfg.drain_s or None)
     runner, port = bind_master(env)
     workers = [spawn_worker(argv, port, index) for index in range(cfg.workers)]
@@ -391,7 +395,7 @@ def run_master(cfg: RunnerConfig, argv: Sequence[str]) -> int:
 
 def run_worker(cfg: RunnerConfig, master_port: int) -> int:
     control = Control()
-    control.watch(cfg.max_duration_s + WORKER_EXTRA_DURATION_S)
+    control.watch(cfg.max_duration_s + WORKER_EXTRA_DURATION_S, cfg.parent_pid)
     writer = RecordWriter(cfg.records / f"{cfg.worker_id}.jsonl", cfg.worker_id)
     env = Environment(user_classes=[make_user_class(cfg, writer)], host=cfg.host, stop_timeout=cfg.drain_s or None)
     runner: WorkerRunner = env.create_worker_runner("127.0.0.1", master_port)
@@ -429,9 +433,9 @@ def free_port() -> int:
 
 
 def spawn_worker(argv: Sequence[str], port: int, index: int) -> subprocess.Popen[bytes]:
-    args = strip_option(strip_option(list(argv), "--workers", 1), "--users", 1)
+    args = strip_option(strip_option(strip_option(list(argv), "--workers", 1), "--users", 1), "--parent-pid", 1)
     command = [sys.executable, "-m", RUNNER_MODULE, *args, "--worker", "--master-port", str(port),
-               "--worker-index", str(index)]
+               "--worker-index", str(index), "--parent-pid", str(os.getpid())]
     # Same process group as this master (the driver can signal the group); stdout stays the master's.
     return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
 
@@ -504,6 +508,8 @@ def parse_args(argv: Sequence[str]) -> tuple[RunnerConfig, argparse.Namespace]:
     parser.add_argument("--questions", type=Path, default=BUNDLED_QUESTIONS, help="JSON-lines or text questions")
     parser.add_argument("--stream-share", type=float, default=0.0, help="share of users asking on /chat/stream")
     parser.add_argument("--allow-host", action="append", default=[], help="a non-loopback host to allow")
+    parser.add_argument("--parent-pid", type=int, default=None,
+                        help="stop when this process is no longer the parent (default: the parent at start)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--master-port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--worker-index", type=int, help=argparse.SUPPRESS)
@@ -533,7 +539,7 @@ def parse_args(argv: Sequence[str]) -> tuple[RunnerConfig, argparse.Namespace]:
         workers=args.workers, seed=args.seed, wait_min_s=args.wait_min, wait_max_s=args.wait_max,
         timeout_s=args.timeout, max_duration_s=args.max_duration, repeat_ratio=args.repeat_ratio,
         drain_s=args.drain, questions=args.questions, stream_share=args.stream_share,
-        worker_index=args.worker_index if args.worker else None,
+        worker_index=args.worker_index if args.worker else None, parent_pid=args.parent_pid,
     )
     return cfg, args
 
