@@ -19,6 +19,7 @@ start or a scenario could not be decided, 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -430,5 +431,18 @@ def _crash_log(settings: HarnessSettings | None) -> str:
     return str(path)
 
 
+def entry() -> None:
+    """The program (console script and ``python harness.py``): ``main``'s exit code.
+
+    Once ``main`` has returned, the work and its cleanup are done and the exit code is decided; a
+    Ctrl-C or SIGTERM while the interpreter shuts down (threads joining, modules unloading) would only
+    make the process die of the signal (-2, -15) instead of reporting what happened. Tests call
+    ``main`` in-process and keep their own handlers."""
+    code = main()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

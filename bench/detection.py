@@ -128,9 +128,11 @@ def caught(results: dict[str, Any], catch: Catch) -> bool:
 
 
 def run_suite(variant: Flaw | None, paths: Sequence[str], out: Path, *, seed: int,
-              timeout_s: float = 3600) -> tuple[int, dict[str, Any]]:
-    """``harness run`` of ``paths`` with the gateway variant set through the topology; (exit code, results)."""
-    offset = free_port_offset(load_topology(), start=9_000, stop=11_000)
+              timeout_s: float = 3600, offsets: range = range(9_000, 11_000, 100)) -> tuple[int, dict[str, Any]]:
+    """``harness run`` of ``paths`` with the gateway variant set through the topology; (exit code, results).
+
+    The run takes the first free port offset in ``offsets``; runs at the same time need disjoint ranges."""
+    offset = free_port_offset(load_topology(), start=offsets.start, stop=offsets.stop, step=offsets.step)
     command = [sys.executable, str(PROJECT_ROOT / "harness.py"), "run", "--port-offset", str(offset),
                "--out", str(out), "--seed", str(seed),
                "--env", f"gateway:GATEWAY_VARIANT={variant.value if variant else 'reference'}", *paths]

@@ -79,7 +79,9 @@ class LoadDriver:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
         env["PYTHONUNBUFFERED"] = "1"
-        command = [self._python, "-m", RUNNER_MODULE, *self.spec.runner_args(self.records_dir)]
+        # Named, not found: a harness killed before the runner looks would leave it watching init.
+        command = [self._python, "-m", RUNNER_MODULE, *self.spec.runner_args(self.records_dir),
+                   "--parent-pid", str(os.getpid())]
         with self.log_path.open("ab") as log:
             try:
                 self._proc = subprocess.Popen(

@@ -36,7 +36,7 @@ log = logging.getLogger("scenarios.locust_runner")
 
 def run_local(cfg: RunnerConfig) -> int:
     control = Control()
-    control.watch(cfg.max_duration_s)
+    control.watch(cfg.max_duration_s, cfg.parent_pid)
     writer = RecordWriter(cfg.records / f"{cfg.worker_id}.jsonl", cfg.worker_id)
     env = Environment(user_classes=[make_user_class(cfg, writer)], host=cfg.host, stop_timeout=cfg.drain_s or None)
     runner: LocalRunner = env.create_local_runner()
@@ -55,7 +55,7 @@ def run_local(cfg: RunnerConfig) -> int:
 
 def run_master(cfg: RunnerConfig, argv: Sequence[str]) -> int:
     control = Control()
-    control.watch(cfg.max_duration_s)
+    control.watch(cfg.max_duration_s, cfg.parent_pid)
     env = Environment(user_classes=[make_user_class(cfg, None)], host=cfg.host, stop_timeout=cfg.drain_s or None)
     runner, port = bind_master(env)
     workers = [spawn_worker(argv, port, index) for index in range(cfg.workers)]
@@ -90,7 +90,7 @@ def run_master(cfg: RunnerConfig, argv: Sequence[str]) -> int:
 
 def run_worker(cfg: RunnerConfig, master_port: int) -> int:
     control = Control()
-    control.watch(cfg.max_duration_s + WORKER_EXTRA_DURATION_S)
+    control.watch(cfg.max_duration_s + WORKER_EXTRA_DURATION_S, cfg.parent_pid)
     writer = RecordWriter(cfg.records / f"{cfg.worker_id}.jsonl", cfg.worker_id)
     env = Environment(user_classes=[make_user_class(cfg, writer)], host=cfg.host, stop_timeout=cfg.drain_s or None)
     runner: WorkerRunner = env.create_worker_runner("127.0.0.1", master_port)

@@ -42,12 +42,14 @@ class Control:
     def wait(self) -> str:
         return str(self.done.get())
 
-    def watch(self, max_duration_s: float) -> None:
+    def watch(self, max_duration_s: float, parent_pid: int | None) -> None:
         """Stop on SIGTERM/SIGINT, after ``max_duration_s``, and when the parent process dies."""
         for sig in (signal.SIGTERM, signal.SIGINT):
             gevent.signal_handler(sig, lambda: gevent.spawn(self.stop, "signal"))
         gevent.spawn_later(max_duration_s, self.stop, "max-duration")
-        gevent.spawn(self._watch_parent, os.getppid())
+        # The parent is named by its spawner (--parent-pid): one killed before this process got here has
+        # already left it to init, and the parent found now would be init, watched forever.
+        gevent.spawn(self._watch_parent, parent_pid if parent_pid is not None else os.getppid())
 
     def _watch_parent(self, parent: int) -> None:
         while os.getppid() == parent:

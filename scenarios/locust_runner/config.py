@@ -37,6 +37,7 @@ class RunnerConfig:
     questions: Path
     stream_share: float
     worker_index: int | None  # set in a worker process
+    parent_pid: int | None  # the process whose death stops this one (None: the parent found at start)
 
     @property
     def worker_id(self) -> str:
@@ -60,6 +61,8 @@ def parse_args(argv: Sequence[str]) -> tuple[RunnerConfig, argparse.Namespace]:
     parser.add_argument("--questions", type=Path, default=BUNDLED_QUESTIONS, help="JSON-lines or text questions")
     parser.add_argument("--stream-share", type=float, default=0.0, help="share of users asking on /chat/stream")
     parser.add_argument("--allow-host", action="append", default=[], help="a non-loopback host to allow")
+    parser.add_argument("--parent-pid", type=int, default=None,
+                        help="stop when this process is no longer the parent (default: the parent at start)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--master-port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--worker-index", type=int, help=argparse.SUPPRESS)
@@ -89,6 +92,6 @@ def parse_args(argv: Sequence[str]) -> tuple[RunnerConfig, argparse.Namespace]:
         workers=args.workers, seed=args.seed, wait_min_s=args.wait_min, wait_max_s=args.wait_max,
         timeout_s=args.timeout, max_duration_s=args.max_duration, repeat_ratio=args.repeat_ratio,
         drain_s=args.drain, questions=args.questions, stream_share=args.stream_share,
-        worker_index=args.worker_index if args.worker else None,
+        worker_index=args.worker_index if args.worker else None, parent_pid=args.parent_pid,
     )
     return cfg, args

@@ -8,6 +8,7 @@ and with its stdout discarded: only the master speaks the protocol to the driver
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import subprocess
 import sys
@@ -47,9 +48,9 @@ def free_port() -> int:
 
 
 def spawn_worker(argv: Sequence[str], port: int, index: int) -> subprocess.Popen[bytes]:
-    args = strip_option(strip_option(list(argv), "--workers", 1), "--users", 1)
+    args = strip_option(strip_option(strip_option(list(argv), "--workers", 1), "--users", 1), "--parent-pid", 1)
     command = [sys.executable, "-m", RUNNER_MODULE, *args, "--worker", "--master-port", str(port),
-               "--worker-index", str(index)]
+               "--worker-index", str(index), "--parent-pid", str(os.getpid())]
     # Same process group as this master (the driver can signal the group); stdout stays the master's.
     return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
 

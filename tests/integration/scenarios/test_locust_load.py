@@ -262,6 +262,25 @@ def test_runner_exits_when_its_parent_dies(chat_url: str, records: Path, workers
             terminate(child, grace_s=2.0)
 
 
+def test_runner_whose_named_parent_died_before_it_started_stops_by_itself(chat_url: str, records: Path) -> None:
+    """A runner told to watch a parent that is already gone (the harness was SIGKILLed while spawning it)
+    stops at once instead of taking init for its parent and running to its max duration."""
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "scenarios.locust_runner", "--host", chat_url, "--records", str(records),
+         "--users", "1", "--max-duration", "120", "--parent-pid", str(gone.pid)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=child_env(), cwd=PROJECT_ROOT,
+    )
+    try:
+        assert runner.wait(60) == 0
+        assert runner.stdout is not None
+        events = [json.loads(line) for line in runner.stdout.read().splitlines() if line.startswith("{")]
+        assert [e.get("reason") for e in events if e.get("event") == "stopped"] == ["parent-died"]
+    finally:
+        stop_process(runner)
+
+
 def test_runner_stops_on_sigterm(chat_url: str, records: Path, drivers: list[LoadDriver]) -> None:
     """SIGTERM to the runner ends it cleanly, workers included."""
     driver = start(drivers, LoadSpec(host=chat_url, users=2, workers=2, max_duration_s=60), records)
