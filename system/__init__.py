@@ -5,6 +5,7 @@
     local/       services as local processes: the supervisor, signals by PID
     docker/      services as containers: the Docker SDK, imported lazily and only there
     probes.py    the startup-probe wait both backends use
+    client.py    SystemClient: the typed client of the system's HTTP contract (status, probes, chat, metrics)
 
 Layering: this package imports ``core`` and ``faults`` (the ``ServiceControl`` and injectors it hands
 the fault layer) and nothing above them; ``scenarios``, ``bench`` and ``harness.py`` import it.
