@@ -162,12 +162,16 @@ class ScenarioRun:
 class RunContext:
     """Everything a run's steps share. Built by the runner, torn down by it."""
 
-    def __init__(self, options: RunOptions, system: System, journal: Journal, client: SystemClient) -> None:
+    def __init__(self, options: RunOptions, system: System, journal: Journal, client: SystemClient,
+                 observer_client: SystemClient) -> None:
+        """``client`` serves the steps; the observer's thread polls through its own ``observer_client``,
+        so its samples never share a connection pool with a step's 40 s question. The runner closes both."""
         self.options = options
         self.system = system
         self.journal = journal
-        self.client = client  # the system's HTTP contract (status, chat, metrics); the runner closes it
-        self.observer = Observer(client, journal)
+        self.client = client  # the system's HTTP contract (status, chat, metrics)
+        self.observer_client = observer_client
+        self.observer = Observer(observer_client, journal)
         self.load: LoadDriver | None = None
         self.monitoring: Monitoring | None = None  # set by the runner when the run has monitoring (--monitoring)
         self.scenario: ScenarioRun | None = None

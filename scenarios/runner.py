@@ -121,7 +121,8 @@ def run_scenarios(
                 for action in monitoring.start():
                     journal.record("cleaned", action=action)
             system.up()
-            context = RunContext(options, system, journal, SystemClient.for_entry(system.topology, settings))
+            context = RunContext(options, system, journal, SystemClient.for_entry(system.topology, settings),
+                                 SystemClient.for_entry(system.topology, settings))
             if monitoring is not None:
                 monitoring.wait_scraped()
                 context.monitoring = monitoring
@@ -136,6 +137,7 @@ def run_scenarios(
                 context.stop_load()
                 context.observer.stop()
                 context.client.close()
+                context.observer_client.close()
             outcome = _outcome(plugin, code)
         except KeyboardInterrupt:  # Ctrl-C or SIGTERM outside a scenario (start-up): results say so
             outcome = Outcome.INTERRUPTED
