@@ -23,7 +23,7 @@ from system_under_test.gateway.variants import Flaw
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-PARALLEL = 3
+PARALLEL = 4
 # One port-offset band per concurrent run, so two runs never pick the same free offset at once.
 BANDS = tuple(range(9_000 + 600 * i, 9_600 + 600 * i, 100) for i in range(PARALLEL))
 
