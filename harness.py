@@ -43,13 +43,22 @@ class _Parser(argparse.ArgumentParser):
         self.exit(ExitCode.USAGE, f"harness: error: {message}\n")
 
 
+def _backend_kind(text: str) -> BackendKind:
+    """``--backend`` parsed into the closed set, with argparse's usual wording for a wrong choice."""
+    try:
+        return BackendKind(text)
+    except ValueError:
+        known = ", ".join(repr(kind.value) for kind in BackendKind)
+        raise argparse.ArgumentTypeError(f"invalid choice: {text!r} (choose from {known})") from None
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="harness", description="Chaos-engineering harness for RAG chatbots.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def system_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--topology", type=Path, default=DEFAULT_TOPOLOGY, help="topology file (YAML)")
-        p.add_argument("--backend", choices=[kind.value for kind in BackendKind], default=BackendKind.LOCAL.value,
+        p.add_argument("--backend", type=_backend_kind, default=BackendKind.LOCAL, metavar="{" + ",".join(BackendKind) + "}",
                        help="services as processes or containers")
         p.add_argument("--port-offset", type=int, default=None, help="add N to every port, so two systems coexist")
         p.add_argument("--state-dir", type=Path, default=None, help="where the harness keeps pids and logs")

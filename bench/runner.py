@@ -39,6 +39,7 @@ from core.topology import Topology, load_topology
 from faults.session import FaultSession
 from scenarios.observer import Observer
 from system import ManagedSystem
+from system.backend import BackendKind
 from system.client import SystemClient
 
 from . import catalog
@@ -63,7 +64,7 @@ SUITE_TIMEOUT_S = 1800.0
 class BenchOptions:
     profile: Profile
     topology_path: Path
-    backend: str
+    backend: BackendKind
     out_dir: Path
     port_offset: int | None = None
     state_dir: Path | None = None

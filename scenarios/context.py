@@ -20,6 +20,7 @@ from core.journal import Journal
 from core.topology import DEFAULT_TOPOLOGY, Topology
 from faults.base import FaultHandle, Injector
 from faults.session import FaultSession
+from system.backend import BackendKind
 from system.client import SystemClient
 
 from .assertions import Verdict
@@ -82,7 +83,7 @@ class RunOptions:
     features: tuple[Path, ...]
     out_dir: Path
     tags: str | None = None
-    backend: str = "local"
+    backend: BackendKind = BackendKind.LOCAL
     users: int | None = None  # overrides the users in "a steady load of N users"
     workers: int = 0
     seed: int = 0
@@ -104,7 +105,7 @@ class RunOptions:
         if self.topology_file != DEFAULT_TOPOLOGY:
             words += ["--topology", str(self.topology_file)]
         for flag, value in (("--tags", self.tags), ("--users", self.users), ("--backend", self.backend)):
-            if value is not None and not (flag == "--backend" and value == "local"):
+            if value is not None and not (flag == "--backend" and value is BackendKind.LOCAL):
                 words += [flag, str(value)]
         if self.workers:
             words += ["--workers", str(self.workers)]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from core.errors import ToxiproxyError, UsageError
+from core.errors import ToxiproxyError
 from core.processes import is_running
 from core.settings import HarnessSettings
 from core.state import StateFile
@@ -50,7 +50,7 @@ class ManagedSystem:
         self,
         topology: Topology,
         settings: HarnessSettings,
-        backend: BackendKind | str = BackendKind.LOCAL,
+        backend: BackendKind = BackendKind.LOCAL,
         overrides: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         self.topology = topology
@@ -61,17 +61,13 @@ class ManagedSystem:
         self.proxies = ProxyManager(self.client, topology, via_http_proxy=self.http_faults.enabled)
         routes = self.proxies.routes()
         self.supervisor = LocalSupervisor(topology, settings, routes=routes, overrides=overrides)
-        try:
-            kind = BackendKind(backend)
-        except ValueError:
-            raise UsageError(f"unknown backend {backend!r} (known: {', '.join(BackendKind)})") from None
-        if kind is BackendKind.LOCAL:
+        if backend is BackendKind.LOCAL:
             self.backend: Backend = LocalBackend(self.supervisor)
         else:
             from .docker.backend import DockerServiceBackend  # only now: the local path never loads Docker code
 
             self.backend = DockerServiceBackend(topology, settings, routes, overrides)
-        self.backend_name = kind
+        self.backend_name = backend
         self._server_state = StateFile(settings.state_dir / "toxiproxy.json")
         self._server: RunningServer | None = None  # the server this object started, kept to reap it
 

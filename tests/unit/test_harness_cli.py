@@ -12,6 +12,7 @@ import pytest
 import harness
 from core.errors import ExitCode
 from core.settings import HarnessSettings
+from system.backend import BackendKind
 
 
 def test_main_turns_an_unexpected_error_into_one_line_and_a_log(
@@ -71,3 +72,22 @@ def test_main_builds_settings_from_the_argv_it_is_given(tmp_path: Path, monkeypa
     argv = ["status", "--state-dir", str(tmp_path), "--port-offset", "5"]
     assert harness.main(argv) == ExitCode.OK
     assert seen[0].argv == tuple(argv) and seen[0].state_dir == tmp_path.resolve() and seen[0].port_offset == 5
+
+
+def test_backend_is_parsed_into_the_closed_set_and_a_wrong_one_is_a_one_line_usage_error(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """--backend gives the command a BackendKind; an unknown name exits 2 naming the flag and the choices."""
+    seen: list[object] = []
+
+    def record(args: argparse.Namespace, settings: HarnessSettings) -> int:
+        seen.append(args.backend)
+        return ExitCode.OK
+
+    monkeypatch.setitem(harness._COMMANDS, "status", record)
+    assert harness.main(["status", "--backend", "docker"]) == ExitCode.OK
+    assert seen == [BackendKind.DOCKER] and type(seen[0]) is BackendKind
+    with pytest.raises(SystemExit) as exited:
+        harness.main(["status", "--backend", "podman"])
+    assert exited.value.code == ExitCode.USAGE
+    err = capsys.readouterr().err.strip()
+    assert err == "harness: error: argument --backend: invalid choice: 'podman' (choose from 'local', 'docker')"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.topology import DEFAULT_TOPOLOGY
+from system.backend import BackendKind
 from scenarios.context import RunOptions
 
 
@@ -18,7 +19,7 @@ def test_run_replay_of_defaults_names_the_features_and_the_seed_only() -> None:
 def test_run_replay_repeats_every_given_option_in_order_and_quotes_them() -> None:
     """Every option given comes back, in the CLI's order, hosts and --env in the order given, shell-quoted."""
     options = RunOptions(features=(Path("f.feature"),), out_dir=Path("out"), tags="smoke and not docker",
-                         backend="docker", users=5, workers=2, seed=3, repeat=4, allow_hosts=("b.test", "a.test"),
+                         backend=BackendKind.DOCKER, users=5, workers=2, seed=3, repeat=4, allow_hosts=("b.test", "a.test"),
                          topology_file=Path("my.yaml"), env=("gateway:X=1",), monitoring=False,
                          alert_rules=(Path("r.yml"),), prometheus_url="http://127.0.0.1:9090", junit=Path("j.xml"))
     assert options.replay == (

@@ -27,6 +27,7 @@ from faults.http.specs import HttpError
 from faults.network_specs import Latency
 from faults.proxies import clean_stale as clean_toxics
 from system import ManagedSystem
+from system.backend import BackendKind
 from tests.integration.conftest import FAST_GATEWAY, FAST_LLM
 from tests.support import wait_until
 
@@ -42,7 +43,7 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedSystem]:
     offset = free_port_offset(base, start=4_000, stop=4_500)
     state_dir: Path = tmp_path_factory.mktemp("http-system")
     settings = HarnessSettings.from_env({}).with_overrides(port_offset=offset, state_dir=state_dir)
-    managed = ManagedSystem(base.with_port_offset(offset), settings, "local",
+    managed = ManagedSystem(base.with_port_offset(offset), settings, BackendKind.LOCAL,
                             overrides={"gateway": FAST_GATEWAY, "llm": FAST_LLM})
     try:
         managed.up()
