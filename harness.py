@@ -27,6 +27,7 @@ from pathlib import Path
 
 from core.errors import ExitCode, HarnessError, UsageError
 from core.interrupts import Terminated, sigterm_raises
+from core.output_paths import check_output_dir, check_output_file
 from core.settings import PROJECT_ROOT, HarnessSettings
 from core.topology import DEFAULT_TOPOLOGY, Topology, load_topology
 from system import BackendKind, ManagedSystem
@@ -173,6 +174,8 @@ def cmd_report(args: argparse.Namespace, settings: HarnessSettings) -> int:
     chosen = {"degrade": args.max_degrade_increase, "recover": args.max_recover_increase,
               "availability_drop_pp": args.max_availability_drop, "p95": args.max_p95_increase}
     thresholds = replace(Thresholds(), **{k: v for k, v in chosen.items() if v is not None})
+    if args.out is not None:
+        check_output_file("--out", args.out)
     comparison, page = write_comparison(args.compare[0], args.compare[1], thresholds, args.out)
     print(render_table(comparison))
     print(f"comparison: {page}")
@@ -197,12 +200,19 @@ def cmd_run(args: argparse.Namespace, settings: HarnessSettings) -> int:
 
     from scenarios.context import RunOptions
     from scenarios.runner import new_run_dir, plan_run, run_scenarios
+    from scenarios.load.spec import MAX_WORKERS
 
     topology = _topology(args, settings)
     if args.users is not None and args.users < 1:
         raise UsageError(f"--users must be at least 1, got {args.users}")
     if not 1 <= args.repeat <= 1000:
         raise UsageError(f"--repeat must be within 1..1000, got {args.repeat}")
+    if not 0 <= args.workers <= MAX_WORKERS:
+        raise UsageError(f"--workers must be within 0..{MAX_WORKERS}, got {args.workers}")
+    if args.out is not None:
+        check_output_dir("--out", args.out)
+    if args.junit is not None:
+        check_output_file("--junit", args.junit)
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
     options = RunOptions(features=tuple(args.paths), out_dir=Path("."), tags=args.tags, backend=args.backend,
                          users=args.users, workers=args.workers, seed=seed, junit=args.junit,
@@ -261,6 +271,8 @@ def cmd_bench(args: argparse.Namespace, settings: HarnessSettings) -> int:
 
     if args.suite_results is not None and not (args.suite_results / "results.json").is_file():
         raise UsageError(f"--suite-results: {args.suite_results} has no results.json")
+    if args.out is not None:
+        check_output_dir("--out", args.out)
     out = args.out if args.out is not None else new_bench_dir(settings.project_root / "runs")
     options = BenchOptions(profile=QUICK if args.quick else FULL, topology_path=args.topology, backend=args.backend,
                            out_dir=out, port_offset=args.port_offset, state_dir=args.state_dir,

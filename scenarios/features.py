@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from pathlib import Path
 
 from _pytest.mark.expression import Expression
@@ -23,6 +24,7 @@ from .vocabulary import StepEntry
 
 
 _FILE_LINE = re.compile(r"^(?P<file>.+\.feature):(?P<line>\d+)$")
+_WORD = re.compile(r"[a-z0-9]+")
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,9 @@ def plan(paths: Sequence[Path], tags: str | None = None) -> list[PlannedScenario
             feature = parse_feature(file)
             chosen = list(feature.scenarios.values())
             if line is not None:
+                length = len(file.read_text(encoding="utf-8").splitlines())
+                if line > length:
+                    raise UsageError(f"{file}:{line}: the file has {length} lines, so no scenario is at this line")
                 starts = [t for t in chosen if t.line_number <= line]
                 if not starts:
                     raise UsageError(f"{file}:{line}: no scenario at or before this line")
@@ -149,6 +154,21 @@ def check_steps(scenarios: Iterable[PlannedScenario], vocabulary: Sequence[StepE
         for step in scenario.steps:
             if any(entry.matches(step.type, step.text) for entry in vocabulary):
                 continue
-            same_type = [e.doc for e in vocabulary if e.type == step.type and e.doc]
-            hint = f"; known {step.type} steps: " + " | ".join(same_type[:12]) if same_type else ""
+            hint = _closest(step, vocabulary)
             raise ConfigError(str(scenario.path), f'unknown step: {step.keyword} {step.text}{hint}', step.line)
+
+
+def _closest(step: PlannedStep, vocabulary: Sequence[StepEntry], count: int = 5) -> str:
+    """The ``count`` step patterns of the same type most like ``step``, for the one-line error.
+
+    Each pattern is the first line of its definition's docstring (the rest explains it). Likeness is
+    the words the two share first (a typo keeps most of them), then the character similarity."""
+    patterns = [e.doc.splitlines()[0] for e in vocabulary if e.type == step.type and e.doc]
+    words = set(_WORD.findall(step.text.lower()))
+
+    def likeness(pattern: str) -> tuple[int, float]:
+        shared = len(words & set(_WORD.findall(pattern.lower())))
+        return shared, SequenceMatcher(None, step.text.lower(), pattern.lower()).ratio()
+
+    patterns.sort(key=likeness, reverse=True)
+    return f"; closest {step.type} steps: " + " || ".join(patterns[:count]) if patterns else ""

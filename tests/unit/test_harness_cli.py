@@ -91,3 +91,25 @@ def test_backend_is_parsed_into_the_closed_set_and_a_wrong_one_is_a_one_line_usa
     assert exited.value.code == ExitCode.USAGE
     err = capsys.readouterr().err.strip()
     assert err == "harness: error: argument --backend: invalid choice: 'podman' (choose from 'local', 'docker')"
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["run", "--workers", "-1"], "harness: --workers must be within 0..16, got -1"),
+    (["run", "--out", "{file}"], "harness: --out {file}: exists and is not a directory"),
+    (["run", "--junit", "{file}/junit.xml"], "harness: --junit {file}/junit.xml: {file} is not a directory"),
+    (["bench", "--out", "{file}"], "harness: --out {file}: exists and is not a directory"),
+])
+def test_bad_run_and_bench_options_are_one_line_usage_errors_before_anything_starts(
+        argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checked with --dry-run's checks (nothing is started); a real start would fail the test loudly."""
+    afile = tmp_path / "afile"
+    afile.write_text("")
+
+    def must_not_start(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the system was started")
+
+    monkeypatch.setattr(harness, "ManagedSystem", must_not_start)
+    words = [w.format(file=afile) for w in argv] + ["--state-dir", str(tmp_path / "state")]
+    assert harness.main(words) == ExitCode.USAGE
+    assert capsys.readouterr().err.strip() == message.format(file=afile)

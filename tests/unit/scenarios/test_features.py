@@ -64,6 +64,18 @@ def test_unknown_step_names_file_and_line(tmp_path: Path) -> None:
     assert info.value.exit_code == ExitCode.USAGE
 
 
+def test_unknown_step_error_is_one_line_with_the_closest_steps_first(tmp_path: Path) -> None:
+    """The hint lists the patterns most like the step (first docstring lines only), all on one line."""
+    path = write(tmp_path, GOOD.replace("is killed", "is vaporised"))
+    with pytest.raises(ConfigError) as info:
+        check_steps(plan([path]), vocabulary())
+    message = str(info.value)
+    assert "\n" not in message
+    closest = message.split("; closest when steps: ", 1)[1].split(" || ")
+    assert len(closest) == 5
+    assert closest[0] == 'the "SERVICE" service is killed|stopped|paused|resumed|restarted'
+
+
 def test_malformed_feature_names_file_and_line(tmp_path: Path) -> None:
     """A Gherkin syntax error is reported with the file and the line, not a traceback."""
     path = write(tmp_path, "Feature: Broken\n  Scenario: x\n    Given ok\n  Nonsense line here\n")
@@ -110,3 +122,5 @@ def test_plan_picks_one_scenario_by_file_and_line(tmp_path: Path) -> None:
     assert [s.name for s in plan([Path(f"{path}:13")])] == ["Slow it"]
     with pytest.raises(UsageError, match="no scenario at or before this line"):
         plan([Path(f"{path}:1")])
+    with pytest.raises(UsageError, match=r"demo.feature:99: the file has 13 lines"):
+        plan([Path(f"{path}:99")])
