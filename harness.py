@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from core.errors import ExitCode, HarnessError, UsageError
-from core.interrupts import Terminated, sigterm_raises
+from core.interrupts import Terminated, shielded, sigterm_raises
 from core.output_paths import check_output_dir, check_output_file
 from core.settings import PROJECT_ROOT, HarnessSettings
 from core.topology import DEFAULT_TOPOLOGY, Topology, load_topology
@@ -312,8 +312,15 @@ def cmd_up(args: argparse.Namespace, settings: HarnessSettings) -> int:
     system = _system(args, settings)
     monitoring = _monitoring_plan(args, system.settings, system.topology)  # bad rules: exit 2, nothing started
     assert monitoring is None or isinstance(monitoring, MonitoringPlan)
-    for action in system.up():
-        print(f"cleaned: {action}")
+    was_up = system.is_up()
+    try:
+        for action in system.up():
+            print(f"cleaned: {action}")
+    except BaseException:  # a service that does not start, or Ctrl-C: Toxiproxy and the fault proxy go too
+        if not was_up:
+            with shielded():
+                system.down()  # all or nothing: a failed 'up' leaves nothing running
+        raise
     if monitoring is not None:
         prometheus = monitoring.build(system.settings.state_dir / "prometheus")
         try:
@@ -321,8 +328,9 @@ def cmd_up(args: argparse.Namespace, settings: HarnessSettings) -> int:
                 print(f"cleaned: {action}")
             prometheus.wait_scraped()
         except BaseException:
-            prometheus.stop()
-            system.down()  # all or nothing: a failed 'up' leaves nothing running
+            with shielded():
+                prometheus.stop()
+                system.down()  # all or nothing, as above
             raise
         prometheus.detach()  # it keeps running, recorded; 'harness down' stops it
         print(f"{'prometheus':<10} {prometheus.url:<24} {monitoring.describe()}")

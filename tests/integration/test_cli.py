@@ -24,6 +24,7 @@ from core.settings import PROJECT_ROOT
 from core.state import StateFile
 from core.topology import load_topology
 from faults.toxiproxy_server import api_port
+from tests.integration.chaos.self_chaos import RunPorts, listening
 from tests.support import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -159,4 +160,15 @@ def test_cli_up_with_a_taken_port_exits_3(cli: Cli) -> None:
     assert result.returncode == 3
     assert f"127.0.0.1:{8001 + cli.offset}" in result.stderr and "Traceback" not in result.stderr
     cli.run("down")
+    assert not any(is_running(r) for r in cli.records().values())
+
+
+def test_cli_up_whose_service_cannot_start_leaves_nothing_running(cli: Cli) -> None:
+    """A gateway that refuses its settings makes 'up' exit 3 naming its log, and 'up' stops what it had
+    started before it (Toxiproxy and the HTTP fault proxy were left running before this was fixed)."""
+    result = cli.run("up", "--no-monitoring", "--env", "gateway:GATEWAY_VARIANT=no-such-variant")
+    assert result.returncode == 3
+    assert result.stderr.strip().startswith("harness: service 'gateway' did not start")
+    assert str(cli.state_dir / "logs" / "gateway.log") in result.stderr
+    assert listening(RunPorts.of(load_topology(), cli.offset)) == []
     assert not any(is_running(r) for r in cli.records().values())
