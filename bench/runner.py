@@ -185,9 +185,11 @@ def _system_section(topology: Topology, settings: HarnessSettings, options: Benc
     finally:
         observer.stop()
         client.close()
-        say("stopping the system")
-        system.down()
-        system.close()
+        try:
+            say("stopping the system")  # a closed stdout (the caller died) must not skip the stop
+        finally:
+            system.down()
+            system.close()
     return got
 
 

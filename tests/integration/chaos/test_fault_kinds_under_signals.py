@@ -105,28 +105,30 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
 @pytest.mark.parametrize("kind", _chosen())
 def test_a_held_fault_of_each_kind_is_gone_after_any_signal(system: System, kind: str, sig: signal.Signals) -> None:
     """SIGINT/SIGTERM: exit 130 and the fault reverted; SIGKILL: the next 'harness up' cleans it."""
-    assert not system.faults_in_world(), "the previous case left the system faulty"
+    if system.faults_in_world():  # a case before this one failed: clean up, so one failure stays one
+        system.run("up", "--no-monitoring")
+    assert not system.faults_in_world(), "the system could not be cleaned before this case"
     target = "vector-db" if kind in SERVICE_KINDS else "llm"
     text = f"{kind}:{target}" + (f":{PARAMS[kind]}" if PARAMS[kind] else "")
-    proc = subprocess.Popen(system.harness("fault", text), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, cwd=PROJECT_ROOT)
-    try:
-        assert proc.stdout is not None
-        printed = []
-        for line in proc.stdout:  # ends at EOF if the command fails before holding
-            printed.append(line)
-            if line.startswith("holding"):
-                break
-        assert printed and printed[-1].startswith("holding"), "".join(printed) + (proc.stderr.read() if proc.stderr else "")
-        held = system.faults_in_world()
-        if kind != "restart":  # a restart is over before "holding": nothing is held
-            assert held, f"{text} is not visible while held"
-        proc.send_signal(sig)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    # Popen as a context manager closes the pipes and reaps the child, pass or fail.
+    with subprocess.Popen(system.harness("fault", text), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, cwd=PROJECT_ROOT) as proc:
+        try:
+            assert proc.stdout is not None and proc.stderr is not None
+            printed = []
+            for line in proc.stdout:  # ends at EOF if the command fails before holding
+                printed.append(line)
+                if line.startswith("holding"):
+                    break
+            assert printed and printed[-1].startswith("holding"), "".join(printed) + proc.stderr.read()
+            held = system.faults_in_world()
+            if kind != "restart":  # a restart is over before "holding": nothing is held
+                assert held, f"{text} is not visible while held"
+            proc.send_signal(sig)
+            _, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
     if sig is signal.SIGKILL:
         assert proc.returncode == -signal.SIGKILL
         assert system.faults_in_world() == held  # a killed harness reverts nothing: the next up must
