@@ -312,15 +312,8 @@ def cmd_up(args: argparse.Namespace, settings: HarnessSettings) -> int:
     system = _system(args, settings)
     monitoring = _monitoring_plan(args, system.settings, system.topology)  # bad rules: exit 2, nothing started
     assert monitoring is None or isinstance(monitoring, MonitoringPlan)
-    was_up = system.is_up()
-    try:
-        for action in system.up():
-            print(f"cleaned: {action}")
-    except BaseException:  # a service that does not start, or Ctrl-C: Toxiproxy and the fault proxy go too
-        if not was_up:
-            with shielded():
-                system.down()  # all or nothing: a failed 'up' leaves nothing running
-        raise
+    for action in system.up():  # all or nothing: a failed start stops what it started
+        print(f"cleaned: {action}")
     if monitoring is not None:
         prometheus = monitoring.build(system.settings.state_dir / "prometheus")
         try:
@@ -330,7 +323,7 @@ def cmd_up(args: argparse.Namespace, settings: HarnessSettings) -> int:
         except BaseException:
             with shielded():
                 prometheus.stop()
-                system.down()  # all or nothing, as above
+                system.down()  # all or nothing: a failed 'up' leaves nothing running
             raise
         prometheus.detach()  # it keeps running, recorded; 'harness down' stops it
         print(f"{'prometheus':<10} {prometheus.url:<24} {monitoring.describe()}")

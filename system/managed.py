@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from core.errors import ToxiproxyError
+from core.interrupts import shielded
 from core.processes import is_running
 from core.settings import HarnessSettings
 from core.state import StateFile
@@ -91,12 +92,23 @@ class ManagedSystem:
     # -- lifecycle ---------------------------------------------------------------------------------
 
     def up(self) -> list[str]:
-        """Start whatever is not running; return what stale faults were cleaned on the way."""
-        actions = self.http_faults.ensure(stale=True)  # before Toxiproxy forwards to its routes
-        actions += self._ensure_toxiproxy()
-        self.proxies.ensure()
-        actions += self.backend.clean_stale()
-        self.backend.start_all()
+        """Start whatever is not running; return what stale faults were cleaned on the way.
+
+        All or nothing: when the system was down and the start fails (a service that does not start,
+        Ctrl-C, SIGTERM), everything started on the way, Toxiproxy and the fault proxy included, is
+        stopped again before the error goes on. A system that was up is left as it was."""
+        was_up = self.is_up()
+        try:
+            actions = self.http_faults.ensure(stale=True)  # before Toxiproxy forwards to its routes
+            actions += self._ensure_toxiproxy()
+            self.proxies.ensure()
+            actions += self.backend.clean_stale()
+            self.backend.start_all()
+        except BaseException:
+            if not was_up:
+                with shielded():
+                    self.down()
+            raise
         return actions
 
     def ensure_up(self) -> None:
